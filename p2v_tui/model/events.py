@@ -1,0 +1,83 @@
+"""Events the executor emits. The wizard renders them, headless mode prints
+them, ``--events`` writes them as JSON lines, the report keeps them all."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+Level = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: str
+    """Stable id: ``preflight``, ``partition``, ``mkfs``, ``mount``, ``copy``,
+    ``swapfiles``, ``fixups``, ``bootloader``, ``unmount``, ``after``."""
+    title: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: str
+    ok: bool
+    message: str = ""
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: str
+    done: int
+    """Bytes done over all copy jobs."""
+    total: int
+    rate: float
+    """Bytes per second, smoothed."""
+    eta: float | None
+    """Seconds left, None until a rate is known."""
+    current: str = ""
+    """File being copied, relative to the migrated system's root."""
+
+
+@dataclass(frozen=True)
+class Log:
+    level: Level
+    message: str
+
+
+@dataclass(frozen=True)
+class FileChanged:
+    """A fixup was applied on the target; ``diff`` is what changed."""
+
+    path: str
+    fixup: str
+    diff: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    ok: bool
+    message: str
+    report: str = ""
+
+
+Event = StepStarted | StepFinished | Progress | Log | FileChanged | Finished
+
+_TYPES: dict[type, str] = {
+    StepStarted: "step_started",
+    StepFinished: "step_finished",
+    Progress: "progress",
+    Log: "log",
+    FileChanged: "file_changed",
+    Finished: "finished",
+}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """``{"type": "progress", "done": ..., ...}`` for JSON-lines consumers."""
+    return {"type": _TYPES[type(event)], **dataclasses.asdict(event)}
+
+
+class EventSink(Protocol):
+    def __call__(self, event: Event) -> None: ...

@@ -1,0 +1,1 @@
+"""Every side effect of the engine: probing, commands, SSH, copying, files."""

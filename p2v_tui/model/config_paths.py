@@ -35,17 +35,33 @@ CONFIG_GLOBS: tuple[str, ...] = (
     "/etc/udev/rules.d/*persistent-net*.rules",
     "/etc/resolv.conf",
     "/etc/kernel/cmdline",
+    "/etc/securetty",
+    "/boot/loader/entries/*.conf",
+    "/etc/init/serial.conf",
+    "/etc/init/ttyS*.conf",
+    "/etc/init/hvc*.conf",
 )
 """Absolute globs as the source system sees them (fnmatch syntax, ``*`` does
 not cross ``/``)."""
 
 LINK_GLOBS: tuple[str, ...] = (
+    "/lib",
     "/sbin/init",
     "/etc/systemd/system/getty.target.wants/*",
     "/etc/systemd/system/default.target",
     "/etc/resolv.conf",
 )
-"""Symlinks whose targets the fixups need (init system, enabled gettys)."""
+"""Symlinks whose targets the fixups need (init system, enabled gettys,
+``/lib`` -> ``usr/lib`` on a merged-/usr system)."""
+
+DEVICE_LINK_GLOBS: tuple[str, ...] = (
+    "/dev/disk/by-id/*",
+    "/dev/disk/by-path/*",
+)
+"""Symlinks read from the *live* system's ``/dev`` (not the source tree, whose
+/dev is empty): the live system runs on the source's hardware, so these
+resolve the names the source's fstab and crypttab may use. They go into
+``ConfigSnapshot.links`` under the same paths."""
 
 MAX_CONFIG_BYTES = 1024 * 1024
 """Larger files are not configuration; they are skipped with a log line."""

@@ -4,8 +4,9 @@ them, ``--events`` writes them as JSON lines, the report keeps them all."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 Level = Literal["debug", "info", "warning", "error"]
 
@@ -79,5 +80,4 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return {"type": _TYPES[type(event)], **dataclasses.asdict(event)}
 
 
-class EventSink(Protocol):
-    def __call__(self, event: Event) -> None: ...
+EventSink = Callable[[Event], None]

@@ -106,9 +106,13 @@ def facts_from_json(doc: Mapping[str, Any], origin: Literal["target", "answers"]
         where = f"disks[{i}]."
         if not isinstance(d, Mapping):
             raise FactsError(f"disks[{i}]: expected an object")
-        disks.append(TargetDisk(index=_opt(d, "index", int, i, where),
-                                path=_req(d, "path", str, where),
-                                size=_req(d, "size", int, where)))
+        disks.append(
+            TargetDisk(
+                index=_opt(d, "index", int, i, where),
+                path=_req(d, "path", str, where),
+                size=_req(d, "size", int, where),
+            )
+        )
     nics = []
     for i, n in enumerate(_opt(doc, "nics", list, [], "")):
         where = f"nics[{i}]."
@@ -118,11 +122,16 @@ def facts_from_json(doc: Mapping[str, Any], origin: Literal["target", "answers"]
             mac = normalize_mac(_req(n, "mac", str, where))
         except FactsError as e:
             raise FactsError(f"{where}mac: {e}") from None
-        nics.append(Nic(index=_opt(n, "index", int, i, where), mac=mac,
-                        ip=_opt(n, "ip", str, None, where) or None,
-                        mode=_opt(n, "mode", str, "", where),
-                        link=_opt(n, "link", str, "", where),
-                        network=_opt(n, "network", str, None, where) or None))
+        nics.append(
+            Nic(
+                index=_opt(n, "index", int, i, where),
+                mac=mac,
+                ip=_opt(n, "ip", str, None, where) or None,
+                mode=_opt(n, "mode", str, "", where),
+                link=_opt(n, "link", str, "", where),
+                network=_opt(n, "network", str, None, where) or None,
+            )
+        )
     return InstanceFacts(
         name=_req(doc, "name", str, ""),
         hypervisor=hv,
@@ -151,6 +160,8 @@ def facts_to_json(facts: InstanceFacts) -> dict[str, Any]:
         "kernel_args": facts.kernel_args,
         "os_variant": facts.os_variant,
         "disks": [{"index": d.index, "path": d.path, "size": d.size} for d in facts.disks],
-        "nics": [{"index": n.index, "mac": n.mac, "ip": n.ip, "mode": n.mode,
-                  "link": n.link, "network": n.network} for n in facts.nics],
+        "nics": [
+            {"index": n.index, "mac": n.mac, "ip": n.ip, "mode": n.mode, "link": n.link, "network": n.network}
+            for n in facts.nics
+        ],
     }

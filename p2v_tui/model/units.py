@@ -53,9 +53,10 @@ def format_size(n: int) -> str:
     for unit, factor in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= factor:
             value = n / factor
-            if value >= 100:
+            # Choose the precision on the rounded value: 9.996 prints 10.0.
+            if round(value, 1) >= 100:
                 return f"{value:.0f} {unit}"
-            if value >= 10:
+            if round(value, 2) >= 10:
                 return f"{value:.1f} {unit}"
             return f"{value:.2f} {unit}"
     return f"{n} B"

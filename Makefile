@@ -1,0 +1,35 @@
+# p2v_tui: see README.md. `make demo` and `make test` are the quick start.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
+
+.PHONY: deps demo test lint typecheck shellcheck pytest bench clean
+
+deps:
+	scripts/deps
+
+demo: deps
+	$(VENV)/bin/p2v --demo --report p2v-demo-report
+
+lint: deps
+	$(VENV)/bin/ruff check p2v_tui tests bench
+	$(VENV)/bin/ruff format --check p2v_tui tests bench
+
+typecheck: deps
+	$(VENV)/bin/mypy
+
+shellcheck:
+	shellcheck $(SHELL_SCRIPTS)
+
+pytest: deps
+	$(PY) -m pytest -q
+
+# The test command (README, .ci/run): every check, then every test.
+test: lint typecheck shellcheck pytest
+
+bench: deps
+	$(PY) bench/transfer
+
+clean:
+	rm -rf p2v-demo-report .mypy_cache .ruff_cache .pytest_cache .hypothesis

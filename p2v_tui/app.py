@@ -1,0 +1,164 @@
+"""Composition root: the command line, and the one place where real or
+simulated parts are chosen."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from . import __version__
+from .model.answers import Answers
+from .model.machine import Machine
+from .system.answers_io import AnswersError, load_answers
+from .system.report import default_report_dir
+
+if TYPE_CHECKING:
+    from .engine.headless import Parts
+
+log = logging.getLogger("p2v_tui")
+
+DESCRIPTION = """\
+Migrate the Linux machine this live system runs on into a Ganeti instance.
+
+The instance must be created with the p2v-target OS (gnt-instance add -o
+p2v-target+default -O ssh_key=...) and started with the ramboot initrd; it
+then waits for this program over SSH. The source disks are only ever mounted
+read-only; the instance's disks are erased and repartitioned.
+"""
+
+EPILOG = """\
+exit codes:
+  0  done (or valid, with --validate; or plan shown, with --dry-run)
+  1  failed; or the answers file is invalid; nothing was written to the
+     target unless the message says a step after 'partition' failed
+  2  wrong command line
+  3  not confirmed: add 'confirm: true' to the answers file or pass --yes
+  4  cancelled (Ctrl-C); the source is untouched, run again to resume
+
+examples:
+  p2v --demo                          the whole flow on a built-in example
+  p2v --validate answers.yaml         check an answers file
+  p2v --answers-file answers.yaml --dry-run
+                                      probe, connect and show plan and diffs
+  p2v --answers-file answers.yaml --yes --events events.jsonl
+
+The answers file format is described in README.md ("Answers file").
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="p2v",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--answers-file", metavar="FILE", help="run headless with the choices in FILE (YAML)")
+    mode.add_argument("--validate", metavar="FILE", help="check an answers file and exit 0 (valid) or 1")
+    mode.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the whole flow on a built-in example machine against a simulated target "
+        "(needs no root and no server; copies a sample tree with real rsync)",
+    )
+    p.add_argument("--yes", action="store_true", help="confirm erasing the target disks (as 'confirm: true')")
+    p.add_argument("--dry-run", action="store_true", help="probe, connect and plan; write nothing")
+    p.add_argument("--report", metavar="DIR", help="report directory (default: /var/log/p2v/p2v-report-TIME)")
+    p.add_argument("--events", metavar="FILE", help="write events as JSON lines to FILE ('-' for stdout)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show debug messages on the console")
+    p.add_argument("--version", action="version", version=f"p2v {__version__}")
+    return p
+
+
+def _real_parts() -> Parts:
+    # Imported here so that --validate and --demo work where paramiko or
+    # pyparted are missing, and nothing probes hardware at import time.
+    from .engine.headless import Parts
+    from .model.answers import Answers as _Answers
+    from .system.probe import probe_machine
+    from .system.runner import LocalRunner
+    from .system.sources import MountedSources
+    from .system.ssh import SshTarget
+    from .system.target import Target
+    from .system.transfer import RsyncTransfer
+
+    def connect(a: _Answers) -> SshTarget:
+        t = a.target
+        return SshTarget.connect(t.host, t.port, t.user, t.identity, t.host_key, timeout=t.connect_timeout)
+
+    def probe(a: _Answers) -> Machine:
+        return probe_machine(LocalRunner(), disks=a.source_disks)
+
+    def sources(m: Machine) -> MountedSources:
+        return MountedSources({fs.device: fs for fs in m.filesystems}, base="/run/p2v/source")
+
+    def transfer(target: Target, a: _Answers, tmp: Path) -> RsyncTransfer:
+        assert isinstance(target, SshTarget)
+        shell = target.openssh_argv(tmp / "known_hosts")
+        return RsyncTransfer(remote_shell=shell, login=f"{a.target.user}@{a.target.host}")
+
+    return Parts(connect=connect, probe=probe, sources=sources, transfer=transfer)
+
+
+def _events_stream(spec: str | None) -> TextIO | None:
+    if spec is None:
+        return None
+    if spec == "-":
+        return sys.stdout
+    return open(spec, "a", encoding="utf-8")
+
+
+def _validate(path: str) -> int:
+    try:
+        load_answers(path)
+    except AnswersError as e:
+        print(f"{path}: invalid", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"{path}: valid")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.validate:
+        return _validate(args.validate)
+    if not (args.answers_file or args.demo):
+        parser().print_help()
+        return 2
+    from .engine.headless import Options, run
+
+    events = _events_stream(args.events)
+    console = sys.stderr if args.events == "-" else sys.stdout
+    if args.demo:
+        from .demo import demo_run
+
+        return demo_run(report=Path(args.report) if args.report else None, events=events, console=console)
+    try:
+        answers: Answers = load_answers(args.answers_file)
+    except AnswersError as e:
+        print(f"{args.answers_file}: invalid, nothing was touched", file=sys.stderr)
+        for line in e.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if os.geteuid() != 0:
+        print("p2v must run as root: it reads the source disks and mounts them read-only", file=sys.stderr)
+        return 1
+    report = Path(args.report or answers.report or default_report_dir())
+    parts = _real_parts()
+    options = Options(report_dir=report, yes=args.yes, dry_run=args.dry_run, events=events, console=console)
+    return run(answers, parts, options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Orchestration: preparing a migration (probe, connect, plan) and executing it."""

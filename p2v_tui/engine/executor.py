@@ -1,0 +1,376 @@
+"""The one executor: runs a :class:`Migration` against a target, emitting
+events. The wizard and ``--answers-file`` both end here.
+
+Steps, in order (each emits StepStarted/StepFinished):
+
+1. preflight  - target disks exist, are big enough and unused; tools exist
+2. partition  - sfdisk with the plan's script, then make the kernel see it
+3. mkfs       - filesystems and swap with the source's UUIDs and features;
+                when a UUID cannot be kept, fixups are re-planned with the
+                real one so fstab matches what exists
+4. mount      - the target tree under /target (btrfs: subvolumes created)
+5. copy       - rsync per job, progress events
+6. swapfiles  - recreated without holes
+7. fixups     - each FileEdit written, its diff emitted
+8. bootloader - chroot commands (initramfs, grub) when booting its own kernel
+9. unmount    - always, also after a failure or a cancel
+10. after     - poweroff / reboot / nothing
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from ..model.commands import (
+    chroot_argv,
+    chroot_mount_argvs,
+    mkfs_argv,
+    mount_argv,
+    swapfile_script,
+)
+from ..model.edits import FileEdit, FixupSet
+from ..model.events import EventSink, FileChanged, Log, Progress, StepFinished, StepStarted
+from ..model.machine import Machine
+from ..model.partitioning import sfdisk_script
+from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, Plan, PlannedPartition
+from ..model.progress import ProgressTracker
+from ..model.units import format_size
+from ..system.sources import SourceAccess
+from ..system.target import Target, TargetError
+from ..system.transfer import Cancelled, Transfer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+AFTER_COMMANDS = {
+    "poweroff": "sleep 2; poweroff",
+    "reboot": "sleep 2; reboot",
+}
+
+
+class ExecutionError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    machine: Machine
+    plan: Plan
+    fixups: FixupSet
+    after: str = "none"
+
+
+@dataclass
+class Executor:
+    target: Target
+    source: SourceAccess
+    transfer: Transfer
+    emit: EventSink
+    replan_fixups: Callable[[Plan], FixupSet]
+    """Fixups for a plan whose UUIDs changed after mkfs."""
+    cancel: threading.Event
+    progress_interval: float = 0.5
+    """Seconds between progress events (the copy is never slowed by them)."""
+    known_hosts_dir: Path | None = None
+
+    def run(self, migration: Migration) -> Migration:
+        """Execute; returns the migration as finally applied (real UUIDs)."""
+        plan = migration.plan
+        fixups = migration.fixups
+        mounted: list[str] = []
+        chroot_mounted: list[str] = []
+        try:
+            self._step("preflight", "Checking the target", lambda: self._preflight(plan))
+            self._step("partition", "Partitioning the target disks", lambda: self._partition(plan))
+            plan = self._step("mkfs", "Creating filesystems", lambda: self._mkfs(plan))
+            if plan != migration.plan:
+                fixups = self.replan_fixups(plan)
+            self._step("mount", "Mounting the target filesystems", lambda: self._mount(plan, mounted))
+            self._step("copy", "Copying files", lambda: self._copy(plan))
+            self._step("swapfiles", "Creating swap files", lambda: self._swapfiles(plan))
+            self._step("fixups", "Adapting the configuration", lambda: self._apply_edits(fixups))
+            self._step(
+                "bootloader",
+                "Regenerating the initramfs and installing the bootloader",
+                lambda: self._chroot_commands(fixups, chroot_mounted),
+            )
+        finally:
+            self._step("unmount", "Unmounting the target", lambda: self._unmount(chroot_mounted + mounted))
+        self._step("after", f"After the transfer: {migration.after}", lambda: self._after(migration.after))
+        return replace(migration, plan=plan, fixups=fixups)
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _step(self, step: str, title: str, action: Callable[[], T]) -> T:
+        if self.cancel.is_set() and step not in ("unmount",):
+            raise Cancelled(f"cancelled before {step}")
+        self.emit(StepStarted(step, title))
+        try:
+            result = action()
+        except Cancelled as e:
+            self.emit(StepFinished(step, False, str(e)))
+            raise
+        except Exception as e:
+            self.emit(StepFinished(step, False, str(e)))
+            raise
+        self.emit(StepFinished(step, True))
+        return result
+
+    def _log(self, message: str, level: str = "info") -> None:
+        log.log(logging.getLevelName(level.upper()), "%s", message)
+        self.emit(Log(level, message))  # type: ignore[arg-type]
+
+    def _run(self, argv: list[str], **kw: object) -> str:
+        return self.target.run(argv, **kw).stdout  # type: ignore[arg-type]
+
+    # -- steps ----------------------------------------------------------------
+
+    def _preflight(self, plan: Plan) -> None:
+        tools = {"sfdisk", "partx", "mount", "umount", "rsync", "blkid", "blockdev"}
+        for part in plan.partitions:
+            if part.fstype and part.fstype != "swap":
+                tools.add(mkfs_argv(part)[0])
+            if part.fstype == "swap":
+                tools.add("mkswap")
+            if part.subvolumes:
+                tools.add("btrfs")
+        if plan.swapfiles:
+            tools |= {"mkswap", "fallocate"}
+        missing = self.target.missing_tools(sorted(tools))
+        if missing:
+            raise ExecutionError(f"the target lacks {', '.join(missing)}: is it the p2v-target bootstrap OS?")
+        mounts = self.target.mounts()
+        for dp in plan.disks:
+            size = int(self._run(["blockdev", "--getsize64", dp.disk.path]).strip())
+            last = max((p.start + p.size for p in dp.partitions), default=0)
+            if size < last:
+                raise ExecutionError(
+                    f"{dp.disk.path} has {format_size(size)}, the plan needs {format_size(last)}: "
+                    "the instance facts do not match the disk"
+                )
+            busy = sorted({m.source for m in mounts if _on_disk(m.source, dp.disk.path)})
+            if busy:
+                raise ExecutionError(
+                    f"{dp.disk.path} is in use on the target ({', '.join(busy)} mounted): the bootstrap OS "
+                    "must run from RAM (start the instance with the ramboot initrd)"
+                )
+        for path in (TARGET_ROOT, SIDE_MOUNTS):
+            if any(m.target == path or m.target.startswith(path + "/") for m in mounts):
+                raise ExecutionError(f"something is still mounted on {path} on the target")
+
+    def _partition(self, plan: Plan) -> None:
+        for dp in plan.disks:
+            script = sfdisk_script(dp, boot=plan.boot)
+            self._log(f"partitioning {dp.disk.path} ({dp.table}, {len(dp.partitions)} partitions)")
+            self._run(["wipefs", "--all", "--quiet", dp.disk.path])
+            written = self.target.run(
+                ["sfdisk", "--wipe", "always", "--wipe-partitions", "always", dp.disk.path],
+                input=script.encode(),
+                check=False,
+            )
+            # sfdisk exits non-zero when the kernel cannot re-read the table
+            # (loop devices on kernels that do not parse tables) although the
+            # table was written: what counts is that it reads back.
+            dump = self.target.run(["sfdisk", "--dump", dp.disk.path], check=False)
+            if dump.returncode != 0 or "start=" not in dump.stdout:
+                raise ExecutionError(f"partitioning {dp.disk.path} failed: {written.stderr.strip()[-1500:]}")
+            self.target.run(["partx", "--update", dp.disk.path], check=False)
+            self.target.run(["udevadm", "settle", "--timeout=10"], check=False)
+            self._wait_for_nodes([p.device for p in dp.partitions])
+
+    def _wait_for_nodes(self, devices: list[str], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = self.target.missing_paths(devices)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise ExecutionError(f"partition devices did not appear on the target: {', '.join(missing)}")
+            time.sleep(0.5)
+
+    def _mkfs(self, plan: Plan) -> Plan:
+        disks = []
+        for dp in plan.disks:
+            parts = []
+            for part in dp.partitions:
+                parts.append(self._mkfs_one(part))
+            disks.append(replace(dp, partitions=tuple(parts)))
+        return replace(plan, disks=tuple(disks))
+
+    def _mkfs_one(self, part: PlannedPartition) -> PlannedPartition:
+        if part.role == "bios_grub" or part.fstype is None:
+            return part
+        argv = mkfs_argv(part)
+        self._log(f"{argv[0]} {part.device}" + (f" for {part.mountpoint}" if part.mountpoint else ""))
+        self._run(argv, timeout=3600)
+        uuid = self._run(["blkid", "-p", "-o", "value", "-s", "UUID", part.device]).strip()
+        if part.uuid and uuid.lower() != part.uuid.lower():
+            self._log(
+                f"{part.device}: could not keep UUID {part.uuid} ({part.fstype}); it is {uuid}; "
+                "references are rewritten to the new UUID",
+                "warning",
+            )
+        return replace(part, uuid=uuid) if uuid and uuid.lower() != part.uuid.lower() else part
+
+    def _mount(self, plan: Plan, mounted: list[str]) -> None:
+        by_device = {p.device: p for p in plan.partitions}
+        for m in plan.mounts:
+            self._run(["mkdir", "-p", m.path])
+            self._run(mount_argv(m.device, m.path, m.fstype, m.options))
+            mounted.insert(0, m.path)
+            part = by_device.get(m.device)
+            if m.path.startswith(SIDE_MOUNTS) and part is not None and part.subvolumes:
+                self._create_subvolumes(part, m.path)
+
+    def _create_subvolumes(self, part: PlannedPartition, top: str) -> None:
+        for sv in part.subvolumes:  # parents first, as planned
+            if sv.path in ("", "/"):
+                continue
+            self._run(["btrfs", "-q", "subvolume", "create", f"{top}/{sv.path}"])
+        if part.default_subvolume:
+            self._run(["btrfs", "-q", "subvolume", "set-default", f"{top}/{part.default_subvolume}"])
+
+    def _copy(self, plan: Plan) -> None:
+        tracker = ProgressTracker([job.bytes for job in plan.copies])
+        last_emit = 0.0
+
+        for index, job in enumerate(plan.copies):
+            tracker.start_job(index)
+            fs_source = self.source.directory(job.source_device, toplevel=job.source_path != "/")
+            source_dir = fs_source.rstrip("/") + (job.source_path if job.source_path != "/" else "")
+            where = job.mountpoint or job.source_path
+            self._log(f"copying {where} ({format_size(job.bytes)}) from {job.source_device}")
+
+            def on_progress(done: int, percent: int | None, current: str, job: CopyJob = job) -> None:
+                nonlocal last_emit
+                now = time.monotonic()
+                tracker.update(done, percent, now)
+                if now - last_emit >= self.progress_interval:
+                    last_emit = now
+                    shown = _join(job.mountpoint, current)
+                    self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, shown))
+
+            result = self.transfer.copy(job, source_dir, on_progress, self.cancel)
+            for warning in result.warnings:
+                self._log(warning, "warning")
+            tracker.finish_job(result.bytes)
+            self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, ""))
+
+    def _swapfiles(self, plan: Plan) -> None:
+        for sf in plan.swapfiles:
+            self._log(f"swap file {sf.path} ({format_size(sf.size)})")
+            self._run(swapfile_script(sf.path, sf.size, sf.uuid, sf.label, sf.fstype), timeout=3600)
+
+    def _apply_edits(self, fixups: FixupSet) -> None:
+        for edit in fixups.edits:
+            self._apply_edit(edit)
+            self.emit(FileChanged(edit.path, edit.fixup, edit.diff()))
+        for note in fixups.notes:
+            self._log(note, "info")
+
+    def _apply_edit(self, edit: FileEdit) -> None:
+        path = TARGET_ROOT + edit.path
+        if edit.kind == "symlink":
+            current_link = self.target.readlink(path)
+            if current_link != edit.old:
+                raise ExecutionError(
+                    f"{edit.path} on the target is not the link the plan saw ({current_link!r})"
+                )
+            if edit.new is None:
+                self.target.remove(path)
+            else:
+                self._run(["mkdir", "-p", str(Path(path).parent)])
+                self.target.symlink(edit.new, path)
+            return
+        current = self.target.read_file(path)
+        seen = edit.old.encode("utf-8", "surrogateescape") if edit.old is not None else None
+        if current != seen:
+            raise ExecutionError(
+                f"{edit.path} on the target differs from the source snapshot the fixup was planned on; "
+                "not changing it"
+            )
+        if edit.new is None:
+            self.target.remove(path)
+        else:
+            self._run(["mkdir", "-p", str(Path(path).parent)])
+            self.target.write_file(path, edit.new.encode("utf-8", "surrogateescape"), mode=edit.mode)
+
+    def _chroot_commands(self, fixups: FixupSet, chroot_mounted: list[str]) -> None:
+        if not fixups.commands:
+            self._log("nothing to run inside the migrated system")
+            return
+        for argv in chroot_mount_argvs():
+            self._run(argv)
+            chroot_mounted.insert(0, argv[-1])
+        for cmd in fixups.commands:
+            self._log(f"in the migrated system: {' '.join(cmd.argv)}  ({cmd.reason})")
+            result = self.target.run(chroot_argv(cmd.argv), timeout=3600, check=False)
+            if result.returncode != 0:
+                raise ExecutionError(
+                    f"{' '.join(cmd.argv)} failed inside the migrated system (exit {result.returncode}): "
+                    + (result.stderr.strip() or result.stdout.strip())[-1500:]
+                )
+            for line in (result.stdout + result.stderr).strip().splitlines()[-20:]:
+                log.debug("chroot: %s", line)
+
+    def _unmount(self, paths: list[str]) -> None:
+        failures = []
+        for path in paths:
+            result = self.target.run(["umount", path], check=False)
+            if result.returncode != 0:
+                lazy = self.target.run(["umount", "--lazy", path], check=False)
+                failures.append(path if lazy.returncode else f"{path} (lazily)")
+        self.target.run(["sync"], check=False)
+        paths.clear()
+        if failures:
+            self._log(f"could not unmount cleanly: {', '.join(failures)}", "warning")
+
+    def _after(self, after: str) -> None:
+        if after == "none":
+            return
+        # Only ever power off a bootstrap OS that runs from RAM: never a
+        # machine whose root is on a disk (a mistyped host, a test rig).
+        roots = [m.fstype for m in self.target.mounts() if m.target == "/"]
+        root_fs = roots[-1] if roots else ""
+        if root_fs not in ("tmpfs", "ramfs", "rootfs"):
+            raise ExecutionError(
+                f"not running '{after}' on the target: its root filesystem is {root_fs or 'unknown'}, "
+                "not the bootstrap OS in RAM"
+            )
+        self._run(["sh", "-c", f"nohup sh -c '{AFTER_COMMANDS[after]}' >/dev/null 2>&1 &"])
+
+
+def _on_disk(device: str, disk: str) -> bool:
+    """``device`` is ``disk`` or one of its partitions (/dev/loop1p2 is on
+    /dev/loop1, /dev/loop10 is not)."""
+    if device == disk:
+        return True
+    suffix = r"p\d+" if disk[-1:].isdigit() else r"\d+"
+    return re.fullmatch(re.escape(disk) + suffix, device) is not None
+
+
+def _join(mountpoint: str | None, name: str) -> str:
+    if not name:
+        return ""
+    base = (mountpoint or "").rstrip("/")
+    return f"{base}/{name}"
+
+
+@contextlib.contextmanager
+def closing_target(target: Target) -> Iterator[Target]:
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+__all__ = ["ExecutionError", "Executor", "Migration", "TargetError"]

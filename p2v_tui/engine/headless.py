@@ -1,0 +1,234 @@
+"""One migration from answers to result, without a screen.
+
+The flow is the same for a real machine and the built-in demo; what differs
+(real SSH target or simulated, probed machine or example) comes in as
+:class:`Parts`, chosen once by the composition root (app).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from ..model.answers import Answers
+from ..model.describe import describe_fixups, describe_machine, describe_plan
+from ..model.events import Event, Finished, Log, event_to_json
+from ..model.fixups import plan_fixups
+from ..model.machine import Machine
+from ..model.plan import LayoutError
+from ..system.answers_io import dump_answers
+from ..system.report import Report
+from ..system.runner import CommandError
+from ..system.sources import SourceAccess
+from ..system.target import Target, TargetError
+from ..system.transfer import Cancelled, Transfer, TransferError
+from .console import ConsoleRenderer
+from .executor import ExecutionError, Executor, Migration
+from .prepare import PrepareError, make_plan, measure_exclusions, read_facts, space_hint, target_disks
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NOT_CONFIRMED = 3
+EXIT_CANCELLED = 4
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The side of the world a run talks to."""
+
+    connect: Callable[[Answers], Target]
+    probe: Callable[[Answers], Machine]
+    sources: Callable[[Machine], SourceAccess]
+    transfer: Callable[[Target, Answers, Path], Transfer]
+    label: str = ""
+    """Shown first, e.g. that the target is simulated."""
+
+
+@dataclass(frozen=True)
+class Options:
+    report_dir: Path
+    yes: bool = False
+    dry_run: bool = False
+    events: TextIO | None = None
+    console: TextIO | None = None
+    verbose: bool = False
+
+
+def next_steps(answers: Answers, name: str, boot: str) -> str:
+    """What the person does next, in Ganeti commands."""
+    if boot == "own":
+        hv = f"gnt-instance modify -H kernel_path=,initrd_path= {name}   (boot from the instance's own disk)"
+    else:
+        hv = (
+            f"gnt-instance modify -H initrd_path=<the cluster's normal initrd> {name}   (not the ramboot one)"
+        )
+    stop = {
+        "none": f"gnt-instance shutdown {name}",
+        "poweroff": "(the bootstrap OS powers itself off)",
+        "reboot": "(the bootstrap OS reboots; do the modify first)",
+    }[answers.after]
+    return "Next:\n" + "\n".join(
+        f"  {line}" for line in (stop, hv, f"gnt-instance start {name}", f"gnt-instance console {name}")
+    )
+
+
+@contextlib.contextmanager
+def _sigint_cancels(cancel: threading.Event) -> Iterator[None]:
+    """First Ctrl-C asks the executor to stop safely; a second one aborts."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(answers: Answers, parts: Parts, options: Options) -> int:
+    report = Report(options.report_dir)
+    console = ConsoleRenderer(options.console, verbose=options.verbose)
+    cancel = threading.Event()
+
+    def emit(event: Event) -> None:
+        report.event(event)
+        console(event)
+        if options.events is not None:
+            options.events.write(json.dumps(event_to_json(event)) + "\n")
+            options.events.flush()
+
+    try:
+        with _sigint_cancels(cancel):
+            code = _run(answers, parts=parts, options=options, report=report, emit=emit, cancel=cancel)
+    finally:
+        report.close()
+    return code
+
+
+def _say(out: TextIO | None, text: str) -> None:
+    if out is not None:
+        out.write(text)
+        out.flush()
+
+
+def _run(
+    answers: Answers,
+    *,
+    parts: Parts,
+    options: Options,
+    report: Report,
+    emit: Callable[[Event], None],
+    cancel: threading.Event,
+) -> int:
+    out = options.console
+    if parts.label:
+        _say(out, parts.label + "\n")
+    report.write_text("answers.yaml", dump_answers(answers))
+    destructive = not options.dry_run
+    if destructive and not (answers.confirm or options.yes):
+        message = (
+            "refusing to erase the target disks: put 'confirm: true' in the answers file or pass --yes "
+            "(or use --dry-run to see the plan)"
+        )
+        emit(Finished(False, message, str(report.directory)))
+        return EXIT_NOT_CONFIRMED
+    sources: SourceAccess | None = None
+    target: Target | None = None
+    try:
+        emit(Log("info", f"connecting to {answers.target.user}@{answers.target.host}:{answers.target.port}"))
+        target = parts.connect(answers)
+        facts = read_facts(target, answers)
+        disks = target_disks(target, facts)
+        report.write_json("facts.json", facts)
+        emit(Log("info", f"instance {facts.name}: " + ", ".join(f"{d.path} {d.size} bytes" for d in disks)))
+        emit(Log("info", "probing the source disks (read-only)"))
+        machine = parts.probe(answers)
+        report.write_machine(machine)
+        _say(out, describe_machine(machine))
+        sources = parts.sources(machine)
+        sizes = measure_exclusions(machine, sources, answers.layout.exclude)
+        try:
+            prepared = make_plan(
+                machine,
+                facts,
+                disks=disks,
+                layout=answers.layout,
+                fixup_choices=answers.fixups,
+                exclude_sizes=sizes,
+            )
+        except LayoutError as e:
+            hint = space_hint(machine, sources, e) if e.missing else ""
+            message = f"{e}\n{hint}".strip()
+            report.write_text("result.txt", f"failed before any write:\n{message}\n")
+            emit(Finished(False, message, str(report.directory)))
+            return EXIT_FAILED
+        report.write_json("plan.json", prepared.plan)
+        report.write_text("plan.txt", describe_plan(prepared.plan, facts))
+        report.write_text("fixups.txt", describe_fixups(prepared.fixups))
+        report.write_diffs(prepared.fixups)
+        _say(out, describe_plan(prepared.plan, facts))
+        _say(out, describe_fixups(prepared.fixups))
+        for edit in prepared.fixups.edits:
+            _say(out, edit.diff())
+        if options.dry_run:
+            report.write_text("result.txt", "dry run: nothing was written\n")
+            emit(
+                Finished(
+                    True, f"dry run: nothing was written; report in {report.directory}", str(report.directory)
+                )
+            )
+            return EXIT_OK
+        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
+            transfer = parts.transfer(target, answers, Path(tmp))
+            executor = Executor(
+                target=target,
+                source=sources,
+                transfer=transfer,
+                emit=emit,
+                replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
+                cancel=cancel,
+            )
+            done = executor.run(Migration(machine, prepared.plan, prepared.fixups, answers.after))
+        report.write_json("plan.json", done.plan)
+        report.write_text("plan.txt", describe_plan(done.plan, facts))
+        report.write_diffs(done.fixups)
+        result = next_steps(answers, facts.name, done.plan.boot)
+        report.write_text("result.txt", f"migrated into {facts.name}\n{result}\n")
+        applied = dataclasses.replace(answers, confirm=True)
+        report.write_text("answers.yaml", dump_answers(applied))
+        emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
+                      f"Report: {report.directory}", str(report.directory)))  # fmt: skip
+        return EXIT_OK
+    except Cancelled as e:
+        report.write_text("result.txt", f"cancelled: {e}\n")
+        emit(Finished(False, f"cancelled: {e}. The source was not touched; run again to resume.",
+                      str(report.directory)))  # fmt: skip
+        return EXIT_CANCELLED
+    except (TargetError, CommandError, PrepareError, ExecutionError, TransferError, OSError) as e:
+        log.debug("failure", exc_info=True)
+        report.write_text("result.txt", f"failed: {e}\n")
+        emit(Finished(False, f"{e}\nDebug log: {report.directory / 'debug.log'}", str(report.directory)))
+        return EXIT_FAILED
+    finally:
+        if sources is not None:
+            sources.close()
+        if target is not None:
+            target.close()

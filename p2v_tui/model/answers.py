@@ -1,0 +1,255 @@
+"""The answers file: what a person decides, as data.
+
+``answers_from_doc`` turns a document that passed the JSON Schema
+(p2v_tui/data/answers.schema.json) into :class:`Answers`;
+``validation_errors`` explains schema violations by key path
+(``target.host: required``); ``answers_to_doc`` writes choices back so that a
+wizard run can be replayed headless.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jsonschema
+
+from .edits import FixupChoices, StaticAddress
+from .plan import LayoutChoices, LayoutRequest, SwapPolicy
+from .target import InstanceFacts, facts_from_json, facts_to_json
+from .units import format_size, parse_size
+
+After = Literal["poweroff", "reboot", "none"]
+SECTIONS = ("network", "target", "source", "layout", "fixups")
+
+
+@dataclass(frozen=True)
+class TargetAnswers:
+    host: str
+    identity: str
+    """Path of the private key file. The key itself is never stored here."""
+    host_key: str
+    port: int = 22
+    user: str = "root"
+    connect_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Answers:
+    target: TargetAnswers
+    layout: LayoutChoices = field(default_factory=LayoutChoices)
+    fixups: FixupChoices = field(default_factory=FixupChoices)
+    source_disks: tuple[str, ...] | None = None
+    after: After = "poweroff"
+    confirm: bool = False
+    interactive: tuple[str, ...] = ()
+    """Sections the wizard asks about; empty means a headless run."""
+    instance: InstanceFacts | None = None
+    report: str | None = None
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _path(error.absolute_path)
+    prefix = f"{where}: " if where else ""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    hint = schema.get("description")
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{where + '.' if where else ''}{missing}: required"
+    if error.validator == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        extras = sorted(set(error.instance) - set(known)) if isinstance(error.instance, Mapping) else []
+        lines = []
+        for key in extras:
+            close = difflib.get_close_matches(key, known, n=1)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            lines.append(
+                f"{where + '.' if where else ''}{key}: unknown key{guess}; known: {', '.join(known)}"
+            )
+        return "\n".join(lines) or f"{prefix}{error.message}"
+    if error.validator in ("enum", "const"):
+        allowed = schema.get("enum", [schema.get("const")])
+        return f"{prefix}expected one of {', '.join(map(str, allowed))}; got {error.instance!r}"
+    if error.validator == "type":
+        got = f"{type(error.instance).__name__} {error.instance!r}"
+        return f"{prefix}expected {error.validator_value}, got {got}"
+    if error.validator == "pattern":
+        return f"{prefix}expected {hint or 'to match ' + str(error.validator_value)}; got {error.instance!r}"
+    if (
+        error.validator == "dependentRequired"
+        and isinstance(error.instance, Mapping)
+        and isinstance(error.validator_value, Mapping)
+    ):
+        dot = where + "." if where else ""
+        for key, needed in error.validator_value.items():
+            for need in needed:
+                if key in error.instance and need not in error.instance:
+                    return f"{dot}{need}: required when {dot}{key} is given"
+    return f"{prefix}{error.message}" + (f" ({hint})" if hint else "")
+
+
+def validation_errors(doc: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Every schema violation as ``key.path: what was expected``, sorted by
+    path; empty when the document is valid."""
+    if not isinstance(doc, Mapping):
+        return [f"expected a mapping of keys at the top of the file, got {type(doc).__name__}"]
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [_describe(e) for e in errors]
+
+
+def _swap(text: str | None) -> SwapPolicy:
+    if text is None:
+        return "auto"
+    if text in ("keep", "auto", "drop"):
+        return text  # type: ignore[return-value]
+    return parse_size(text)
+
+
+def _request(item: Mapping[str, Any]) -> LayoutRequest:
+    size = str(item.get("size", "fit")).strip()
+    common = {"mountpoint": item["mount"], "fstype": item.get("fs"), "disk": item.get("disk", 0)}
+    if size in ("fit", "rest"):
+        return LayoutRequest(mode=size, **common)  # type: ignore[arg-type]
+    if size.endswith("%"):
+        return LayoutRequest(mode="percent", size=round(float(size[:-1])), **common)
+    return LayoutRequest(mode="size", size=parse_size(size), **common)
+
+
+def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
+    """Convert a schema-valid document. Semantic errors (a size of 0 ...)
+    raise ValueError with the key path."""
+    t = doc["target"]
+    layout = doc.get("layout", {})
+    net = doc.get("network", {})
+    static = None
+    if "address" in net:
+        static = StaticAddress(
+            address=net["address"], gateway=net.get("gateway"), dns=tuple(net.get("dns", ()))
+        )
+    interactive = doc.get("interactive", False)
+    sections: tuple[str, ...] = SECTIONS if interactive is True else tuple(interactive or ())
+    explicit = None
+    if "partitions" in layout:
+        explicit = tuple(_request(p) for p in layout["partitions"])
+    instance = None
+    if "instance" in doc:
+        instance = facts_from_json({"version": 1, **doc["instance"]}, origin="answers")
+    return Answers(
+        target=TargetAnswers(
+            host=t["host"],
+            identity=t["identity"],
+            host_key=t["host_key"],
+            port=t.get("port", 22),
+            user=t.get("user", "root"),
+            connect_timeout=float(t.get("connect_timeout", 20.0)),
+        ),
+        layout=LayoutChoices(
+            headroom=float(layout.get("headroom", "20%").rstrip("%")) / 100,
+            swap=_swap(doc.get("swap")),
+            table=layout.get("table", "auto"),
+            explicit=explicit,
+            drop=tuple(layout.get("drop", ())),
+            exclude=tuple(doc.get("exclude", ())),
+            boot=doc.get("boot", "own"),
+            firmware=doc.get("firmware", "bios"),
+        ),
+        fixups=FixupChoices(
+            hostname=doc.get("hostname"),
+            static=static,
+            interface=net.get("interface"),
+            console=doc.get("console", "auto"),
+            disabled=frozenset(doc.get("fixups", {}).get("disable", ())),
+        ),
+        source_disks=tuple(doc["source"]["disks"]) if "disks" in doc.get("source", {}) else None,
+        after=doc.get("after", "poweroff"),
+        confirm=bool(doc.get("confirm", False)),
+        interactive=sections,
+        instance=instance,
+        report=doc.get("report"),
+    )
+
+
+def _size_text(n: int) -> str:
+    for unit, factor in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
+
+
+def answers_to_doc(a: Answers) -> dict[str, Any]:
+    """The answers file that reproduces ``a`` (inverse of answers_from_doc)."""
+    doc: dict[str, Any] = {"version": 1}
+    if a.confirm:
+        doc["confirm"] = True
+    if a.interactive:
+        doc["interactive"] = True if a.interactive == SECTIONS else list(a.interactive)
+    target: dict[str, Any] = {
+        "host": a.target.host,
+        "port": a.target.port,
+        "user": a.target.user,
+        "identity": a.target.identity,
+        "host_key": a.target.host_key,
+    }
+    if a.target.connect_timeout != 20.0:
+        target["connect_timeout"] = a.target.connect_timeout
+    doc["target"] = target
+    if a.source_disks is not None:
+        doc["source"] = {"disks": list(a.source_disks)}
+    lc = a.layout
+    layout: dict[str, Any] = {"table": lc.table, "headroom": f"{lc.headroom * 100:g}%"}
+    if lc.drop:
+        layout["drop"] = list(lc.drop)
+    if lc.explicit is not None:
+        parts = []
+        for r in lc.explicit:
+            size = {"fit": "fit", "rest": "rest", "percent": f"{r.size}%"}.get(r.mode) or _size_text(r.size)
+            item: dict[str, Any] = {"mount": r.mountpoint, "size": size, "disk": r.disk}
+            if r.fstype:
+                item["fs"] = r.fstype
+            parts.append(item)
+        layout["partitions"] = parts
+    doc["layout"] = layout
+    doc["swap"] = lc.swap if isinstance(lc.swap, str) else _size_text(lc.swap)
+    if lc.exclude:
+        doc["exclude"] = list(lc.exclude)
+    fx = a.fixups
+    if fx.hostname:
+        doc["hostname"] = fx.hostname
+    net: dict[str, Any] = {}
+    if fx.interface:
+        net["interface"] = fx.interface
+    if fx.static:
+        net["address"] = fx.static.address
+        if fx.static.gateway:
+            net["gateway"] = fx.static.gateway
+        if fx.static.dns:
+            net["dns"] = list(fx.static.dns)
+    if net:
+        doc["network"] = net
+    doc["boot"] = lc.boot
+    doc["firmware"] = lc.firmware
+    doc["console"] = fx.console
+    if fx.disabled:
+        doc["fixups"] = {"disable": sorted(fx.disabled)}
+    doc["after"] = a.after
+    if a.report:
+        doc["report"] = a.report
+    if a.instance is not None:
+        inst = facts_to_json(a.instance)
+        inst.pop("version")
+        doc["instance"] = inst
+    return doc
+
+
+def describe_swap(policy: SwapPolicy) -> str:
+    return policy if isinstance(policy, str) else format_size(policy)

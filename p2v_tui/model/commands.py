@@ -1,0 +1,189 @@
+"""argv of the commands the executor runs on the target, built from the plan.
+
+Pure functions: the executor only runs what these return, so every flag is
+visible (and tested) here.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from .plan import TARGET_ROOT, PlannedPartition
+from .units import MiB
+
+# ext feature names that describe state, not something mke2fs can create.
+_EXT_STATE_FEATURES = frozenset(
+    {"needs_recovery", "orphan_present", "journal_dev", "recover", "snapshot_bitmap"}
+)
+
+# xfs_info names -> mkfs.xfs option group. Only features old kernels may not
+# support matter; reproducing the source's choice keeps its kernel able to
+# mount the new filesystem (bigtime/inobtcount need Linux 5.10, for example).
+_XFS_GROUPS = {
+    "crc": "-m",
+    "finobt": "-m",
+    "reflink": "-m",
+    "rmapbt": "-m",
+    "bigtime": "-m",
+    "inobtcount": "-m",
+    "sparse": "-i",
+    "nrext64": "-i",
+    "ftype": "-n",
+}
+
+
+def ext_feature_option(features: tuple[str, ...]) -> list[str]:
+    """``-O none,f1,f2`` reproducing exactly the source's feature set.
+
+    A newer mke2fs enables features (metadata_csum_seed, orphan_file ...)
+    that the migrated system's older e2fsck or GRUB cannot read; starting
+    from ``none`` avoids that.
+    """
+    names = [f for f in features if "=" not in f and f not in _EXT_STATE_FEATURES]
+    if not names:
+        return []
+    return ["-O", ",".join(["none", *names])]
+
+
+def _ext_sized_options(features: tuple[str, ...]) -> list[str]:
+    out = []
+    for f in features:
+        key, _, value = f.partition("=")
+        if key == "inode_size" and value:
+            out += ["-I", value]  # 128-byte inodes for sources made that way
+        elif key == "block_size" and value:
+            out += ["-b", value]
+    return out
+
+
+def xfs_options(features: tuple[str, ...]) -> list[str]:
+    groups: dict[str, list[str]] = {}
+    for f in features:
+        key, sep, value = f.partition("=")
+        if sep and key in _XFS_GROUPS:
+            groups.setdefault(_XFS_GROUPS[key], []).append(f"{key}={value}")
+    out = []
+    for flag in ("-m", "-i", "-n"):
+        if flag in groups:
+            out += [flag, ",".join(groups[flag])]
+    return out
+
+
+def _merge_xfs_m(options: list[str], extra: str) -> list[str]:
+    for i, value in enumerate(options):
+        if value == "-m":
+            return [*options[: i + 1], f"{extra},{options[i + 1]}", *options[i + 2 :]]
+    return [*options, "-m", extra]
+
+
+def mkfs_argv(part: PlannedPartition) -> list[str]:
+    """Create the partition's filesystem (or swap) with the source's UUID,
+    label and features."""
+    fs = part.fstype
+    dev = part.device
+    if fs in ("ext2", "ext3", "ext4"):
+        argv = [
+            f"mkfs.{fs}",
+            "-F",  # the partition is new; do not ask
+            "-q",
+        ]
+        argv += ext_feature_option(part.features)
+        argv += _ext_sized_options(part.features)
+        if part.inodes:
+            argv += ["-N", str(part.inodes)]  # as many inodes as the source uses, plus headroom
+        if part.uuid:
+            argv += ["-U", part.uuid]  # keep the UUID: fstab and GRUB keep working
+        if part.label:
+            argv += ["-L", part.label]
+        return [*argv, dev]
+    if fs == "xfs":
+        argv = ["mkfs.xfs", "-f", "-q"]
+        options = xfs_options(part.features)
+        if part.uuid:
+            options = _merge_xfs_m(options, f"uuid={part.uuid}")
+        argv += options
+        if part.label:
+            argv += ["-L", part.label]
+        return [*argv, dev]
+    if fs == "btrfs":
+        argv = ["mkfs.btrfs", "-f", "-q"]
+        if part.uuid:
+            argv += ["-U", part.uuid]
+        if part.label:
+            argv += ["-L", part.label]
+        return [*argv, dev]
+    if fs == "vfat":
+        argv = ["mkfs.vfat", "-F", "32"]
+        if part.uuid:
+            argv += ["-i", part.uuid.replace("-", "")]  # vfat "UUID" is the volume id
+        if part.label:
+            argv += ["-n", part.label]
+        return [*argv, dev]
+    if fs == "swap":
+        argv = ["mkswap", "-f"]
+        if part.uuid:
+            argv += ["-U", part.uuid]
+        if part.label:
+            argv += ["-L", part.label]
+        return [*argv, dev]
+    raise ValueError(f"cannot create a {fs!r} filesystem on {dev}")
+
+
+def mount_argv(device: str, path: str, fstype: str, options: str) -> list[str]:
+    return ["mount", "-t", fstype, "-o", options, device, path]
+
+
+def swapfile_script(path: str, size: int, uuid: str, label: str, fstype: str) -> list[str]:
+    """A swap file without holes (swapon refuses sparse files), NOCOW on
+    btrfs, mode 600, with the source's UUID."""
+    target = TARGET_ROOT + path
+    mib = max(1, size // MiB)
+    steps = [
+        f"rm -f {_q(target)}",
+        f"touch {_q(target)}",
+        f"chmod 600 {_q(target)}",
+    ]
+    if fstype == "btrfs":
+        steps.append(f"chattr +C {_q(target)}")
+    steps.append(
+        f"fallocate -l {mib}MiB {_q(target)} || dd if=/dev/zero of={_q(target)} bs=1M count={mib} status=none"
+    )
+    mkswap = f"mkswap -f {_q(target)}"
+    if uuid:
+        mkswap += f" -U {_q(uuid)}"
+    if label:
+        mkswap += f" -L {_q(label)}"
+    steps.append(mkswap)
+    return ["sh", "-ec", " && ".join(steps)]
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+CHROOT_BINDS = ("/dev", "/dev/pts", "/proc", "/sys", "/run")
+
+
+def chroot_mount_argvs(root: str = TARGET_ROOT) -> list[list[str]]:
+    """The API filesystems a chroot needs for grub-install and initramfs
+    tools, in mount order."""
+    return [
+        ["mount", "--bind", "/dev", f"{root}/dev"],
+        ["mount", "--bind", "/dev/pts", f"{root}/dev/pts"],
+        ["mount", "-t", "proc", "proc", f"{root}/proc"],
+        ["mount", "-t", "sysfs", "sysfs", f"{root}/sys"],
+        ["mount", "-t", "tmpfs", "tmpfs", f"{root}/run"],
+    ]
+
+
+def chroot_argv(argv: tuple[str, ...] | list[str], root: str = TARGET_ROOT) -> list[str]:
+    return [
+        "chroot",
+        root,
+        "/usr/bin/env",
+        "-i",  # the migrated system's environment, not ours
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LC_ALL=C",
+        "HOME=/root",
+        *argv,
+    ]

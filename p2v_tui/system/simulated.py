@@ -1,0 +1,124 @@
+"""A simulated target for the built-in demo.
+
+Nothing here touches a disk. Disk-level commands (sfdisk, mkfs, mount,
+chroot ...) are recorded and answered from a small state (the partition
+table that was "written", the UUID each mkfs was asked for); files live in
+a local directory that stands for the target's root, so the demo's rsync
+copy and fixups are real file operations you can inspect afterwards. Every
+simulated command is logged as such.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..model.parsers import MountEntry
+from .runner import CommandResult
+
+log = logging.getLogger(__name__)
+
+
+class SimulatedTarget:
+    def __init__(self, root: Path, disks: Mapping[str, int], files: Mapping[str, bytes]) -> None:
+        self.root = root
+        self.description = "simulated target"
+        self._disks = dict(disks)
+        self._tables: dict[str, str] = {}
+        self._uuids: dict[str, str] = {}
+        self._mounts: list[MountEntry] = [MountEntry("tmpfs", "/", "tmpfs", "rw")]
+        self.commands: list[tuple[str, ...]] = []
+        root.mkdir(parents=True, exist_ok=True)
+        for path, data in files.items():
+            self._local(path).parent.mkdir(parents=True, exist_ok=True)
+            self._local(path).write_bytes(data)
+
+    def _local(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        args = tuple(argv)
+        self.commands.append(args)
+        log.info("simulated target$ %s", shlex.join(args))
+        out = ""
+        name = args[0]
+        if name == "blockdev" and args[1] == "--getsize64":
+            out = f"{self._disks[args[2]]}\n"
+        elif name == "sfdisk" and "--dump" in args:
+            out = self._tables.get(args[-1], "")
+        elif name == "sfdisk":
+            self._tables[args[-1]] = (input or b"").decode()
+        elif name.startswith("mkfs.") or name == "mkswap":
+            if "-U" in args:
+                self._uuids[args[-1]] = args[args.index("-U") + 1]
+            elif "-m" in args:
+                for opt in args[args.index("-m") + 1].split(","):
+                    if opt.startswith("uuid="):
+                        self._uuids[args[-1]] = opt[5:]
+        elif name == "blkid":
+            out = self._uuids.get(args[-1], "") + "\n"
+        elif name == "mkdir":
+            for path in args[1:]:
+                if not path.startswith("-"):
+                    self._local(path).mkdir(parents=True, exist_ok=True)
+        elif name == "mount":
+            self._mounts.append(MountEntry(args[-2], args[-1], args[2] if len(args) > 2 else "", ""))
+        elif name == "umount":
+            self._mounts = [m for m in self._mounts if m.target != args[-1]]
+        return CommandResult(args, 0, out, "")
+
+    def read_file(self, path: str) -> bytes | None:
+        try:
+            return self._local(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def mounts(self) -> list[MountEntry]:
+        return list(self._mounts)
+
+    def missing_tools(self, names: Sequence[str]) -> list[str]:
+        return []
+
+    def missing_paths(self, paths: Sequence[str]) -> list[str]:
+        # A partition exists once a table was "written" on its disk.
+        return [p for p in paths if p not in self._disks and not any(p.startswith(d) for d in self._tables)]
+
+    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        local = self._local(path)
+        local.write_bytes(data)
+        if mode is not None:
+            os.chmod(local, mode)
+
+    def symlink(self, link_target: str, path: str) -> None:
+        local = self._local(path)
+        with contextlib.suppress(FileNotFoundError):
+            local.unlink()
+        local.symlink_to(link_target)
+
+    def readlink(self, path: str) -> str | None:
+        try:
+            return os.readlink(self._local(path))
+        except (FileNotFoundError, OSError):
+            return None
+
+    def remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._local(path).unlink()
+
+    def openssh_argv(self, known_hosts: Path) -> list[str] | None:
+        return None
+
+    def close(self) -> None:
+        pass
+

@@ -1,0 +1,56 @@
+"""What the executor needs from the target host, whatever carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ..model.parsers import MountEntry
+from .runner import CommandResult
+
+
+class TargetError(Exception):
+    """Reaching or using the target failed; the message says what to check.
+    (A command that fails on the target raises runner.CommandError.)"""
+
+
+class Target(Protocol):
+    description: str
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult: ...
+
+    def read_file(self, path: str) -> bytes | None: ...
+
+    def mounts(self) -> list[MountEntry]:
+        """Everything mounted on the target."""
+        ...
+
+    def missing_tools(self, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` that are not commands on the target's PATH."""
+        ...
+
+    def missing_paths(self, paths: Sequence[str]) -> list[str]:
+        """Those of ``paths`` that do not exist on the target."""
+        ...
+
+    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None: ...
+
+    def symlink(self, link_target: str, path: str) -> None: ...
+
+    def readlink(self, path: str) -> str | None: ...
+
+    def remove(self, path: str) -> None: ...
+
+    def openssh_argv(self, known_hosts: Path) -> list[str] | None:
+        """The remote shell for rsync, or None when the target is local."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from p2v_tui.model.plan import CopyJob
+from p2v_tui.model.rsync import ProgressParser, RsyncName, RsyncProgress, parse_record, rsync_argv
+
+RECORDED = (Path(__file__).parent.parent / "data" / "rsync" / "progress2-name1-local.out").read_text()
+
+
+def records(chunks: list[str]) -> list[object]:
+    parser = ProgressParser()
+    out: list[object] = []
+    for chunk in chunks:
+        out += parser.feed(chunk)
+    return out + parser.flush()
+
+
+def test_recorded_output_parses_into_names_and_progress() -> None:
+    recs = records([RECORDED])
+    names = [r.name for r in recs if isinstance(r, RsyncName)]
+    progress = [r for r in recs if isinstance(r, RsyncProgress)]
+    assert "a/b/big" in names and "sparse" in names
+    # unprintable bytes in names come back decoded (rsync prints \#012)
+    assert "with space/new\nline" in names
+    assert progress[0].bytes == 32768 and progress[0].percent == 0
+    assert progress[-1].bytes == 180183294 and progress[-1].percent == 100
+    assert progress[-1].files_total == 307 and progress[-1].files_left == 0
+    byte_counts = [p.bytes for p in progress]
+    assert byte_counts == sorted(byte_counts)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=400))
+def test_any_chunking_gives_the_same_records(sizes: list[int]) -> None:
+    chunks = []
+    pos = 0
+    for size in sizes:
+        chunks.append(RECORDED[pos : pos + size])
+        pos += size
+    chunks.append(RECORDED[pos:])
+    assert records(chunks) == records([RECORDED])
+
+
+def test_progress_line_forms() -> None:
+    assert parse_record(
+        "    104,857,600  58%   40.00MB/s    0:00:02 (xfr#1, to-chk=305/307)"
+    ) == RsyncProgress(104857600, 58, 307, 305)
+    assert parse_record("     41,058,304  22%   39.12MB/s    0:00:03  ") == RsyncProgress(41058304, 22)
+    assert parse_record("  1,000  1%  1.00kB/s  0:00:01 (xfr#2, ir-chk=1000/1020)") == RsyncProgress(
+        1000, 1, 1020, 1000
+    )
+    assert parse_record("   ") is None
+    assert parse_record("etc/fstab") == RsyncName("etc/fstab")
+
+
+def test_argv_copies_everything_faithfully() -> None:
+    job = CopyJob("/dev/sda5", "/", "/target/var", "/var", excludes=("/cache/apt/archives", "/tmp/*"))
+    argv = rsync_argv(
+        job, "/run/p2v/src/ro-x/", "root@203.0.113.2:/target/var", remote_shell=["ssh", "-p", "22"]
+    )
+    for flag in (
+        "--archive",
+        "--hard-links",
+        "--acls",
+        "--xattrs",
+        "--numeric-ids",
+        "--sparse",
+        "--one-file-system",
+    ):
+        assert flag in argv
+    assert argv[argv.index("--rsh") + 1] == "ssh -p 22"
+    assert "--exclude=/cache/apt/archives" in argv and "--exclude=/tmp/*" in argv
+    # trailing slashes: copy the contents of the source into the destination
+    assert argv[-2:] == ["/run/p2v/src/ro-x/", "root@203.0.113.2:/target/var/"]
+
+
+def test_argv_local_has_no_remote_shell_and_optional_limit() -> None:
+    job = CopyJob("/dev/sda1", "/", "/target", "/")
+    argv = rsync_argv(job, "/src", "/tmp/t/target", remote_shell=None, bwlimit_kib=1024)
+    assert "--rsh" not in argv and "--bwlimit=1024" in argv

@@ -12,6 +12,7 @@ there, so the result can be inspected.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from .model.target import facts_from_json
 from .model.units import GiB, MiB
 from .system.answers_io import load_answers
 from .system.du import tree_size
+from .system import simulated
 from .system.simulated import SimulatedTarget
 from .system.sources import DirectorySources
 from .system.target import Target
@@ -170,7 +172,7 @@ def demo_parts(source: Path, target_root: Path) -> Parts:
         transfer=transfer,
         label=(
             "DEMO: built-in example machine, SIMULATED target. Disk commands are shown, not run;\n"
-            f"files are really copied with rsync into {target_root} and fixed up there.\n"
+            f"files are really copied with rsync into {target_root}/target and fixed up there.\n"
         ),
     )
 
@@ -179,10 +181,19 @@ def demo_run(*, report: Path | None, events: TextIO | None, console: TextIO) -> 
     """Run the demo; the report and the migrated tree stay in ``report``."""
     answers = load_answers(str(_data("answers.yaml")))
     keep = report or Path.cwd() / "p2v-demo-report"
-    if (keep / "target").exists():
-        shutil.rmtree(keep / "target")
-    with tempfile.TemporaryDirectory(prefix="p2v-demo-") as tmp:
-        parts = demo_parts(Path(tmp) / "source", keep / "target")
-        code = run(answers, parts, Options(report_dir=keep, events=events, console=console))
-    console.write(f"\nMigrated tree (simulated target's disk): {keep / 'target'}\nReport: {keep}\n")
+    target_root = keep / "simulated-target"
+    if target_root.exists():
+        shutil.rmtree(target_root)
+    shown = logging.StreamHandler(console)
+    shown.setLevel(logging.INFO)
+    shown.setFormatter(logging.Formatter("    [simulated] %(message)s"))
+    simulated_log = logging.getLogger(simulated.__name__)
+    simulated_log.addHandler(shown)
+    try:
+        with tempfile.TemporaryDirectory(prefix="p2v-demo-") as tmp:
+            parts = demo_parts(Path(tmp) / "source", target_root)
+            code = run(answers, parts, Options(report_dir=keep, events=events, console=console))
+    finally:
+        simulated_log.removeHandler(shown)
+    console.write(f"\nThe migrated tree (what the target's /target held): {target_root / 'target'}\n")
     return code

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from .layout_copy import Placed, default_subvolume_path, kept_subvolumes, plan_copies, plan_mounts
 from .layout_fit import Check, Item, Policy, Sizer, decide_swaps, raise_if_short
 from .layout_geometry import Slot, partition_device, partition_numbers, place
-from .layout_sizes import filesystem_floor, inodes_to_request, share_space
+from .layout_sizes import filesystem_floor, inodes_to_request, keep_small_whole, share_space
 from .layout_sources import mount_order, select_sources
 from .layout_targets import (
     boot_disk,
@@ -63,7 +63,11 @@ def plan_layout(machine: Machine, disks: Sequence[TargetDisk], choices: LayoutCh
     6. Floors (layout_sizes.filesystem_floor); when they do not fit a disk,
        LayoutError naming every floor and the bytes missing. Otherwise share
        the free space (layout_sizes.share_space): default layout, every
-       filesystem by its source size; explicit, only ``rest``.
+       filesystem by its source size; explicit, only ``rest``. Small
+       filesystems (/boot, an ESP: up to 1 GiB) keep their source size when
+       everything fits that way (layout_sizes.keep_small_whole): scaling a
+       256 MiB /boot down to its used bytes would leave no room for the next
+       kernel.
     7. Order each disk: bios_grub/ESP, filesystems by mount point (/ first,
        then shallower before deeper, then alphabetical), swap; cluster boot
        moves / to root_path's number. Place them from 1 MiB, 1 MiB aligned
@@ -173,8 +177,12 @@ def _lay_out_disk(
     if growers:
         roots = [k for k, it in enumerate(growers) if it.want.mountpoint == "/"]
         favourite = roots[0] if roots else max(range(len(growers)), key=lambda k: growers[k].want.weight)
-    shares = share_space([it.floor for it in growers], [it.want.weight for it in growers],
-                         check.capacity - fixed, favourite)
+    shares = share_space(
+        keep_small_whole([it.floor for it in growers], [it.want.weight for it in growers], check.capacity - fixed),
+        [it.want.weight for it in growers],
+        check.capacity - fixed,
+        favourite,
+    )
     size_of = {it.index: it.need for it in check.items}
     size_of.update({it.index: share for it, share in zip(growers, shares, strict=True)})
     notes: list[str] = []

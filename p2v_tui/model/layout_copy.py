@@ -10,7 +10,7 @@ bootloader. Everything else is copied into the assembled tree.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .layout_sources import is_under, mount_order
@@ -208,4 +208,24 @@ def plan_copies(
         inside = [i for i, m in enumerate(mounts) if is_under(job.dest, m.path)]
         return max(inside, key=lambda i: len(mounts[i].path), default=len(mounts))
 
-    return tuple(sorted(jobs, key=mount_index)), tuple(notes)
+    return tuple(sorted(_protect_merged(jobs, mount_index), key=mount_index)), tuple(notes)
+
+
+def _protect_merged(jobs: Sequence[CopyJob], mount_index: Callable[[CopyJob], int]) -> list[CopyJob]:
+    """A job whose tree receives a merged filesystem (its files copied into
+    a directory of the same target filesystem) excludes that directory's
+    contents: it holds only an empty mount point on the source, and
+    ``--delete`` would otherwise empty it again when a copy is resumed."""
+    out = []
+    for job in jobs:
+        inner = [
+            other.dest[len(job.dest.rstrip("/")) :]
+            for other in jobs
+            if other.source_device != job.source_device
+            and other.dest != job.dest
+            and is_under(other.dest, job.dest)
+            and mount_index(other) == mount_index(job)
+        ]
+        extra = tuple(f"{rel}/**" for rel in sorted(inner) if f"{rel}/**" not in job.excludes)
+        out.append(replace(job, excludes=job.excludes + extra) if extra else job)
+    return out

@@ -164,6 +164,20 @@ def filesystem_floor(
         size = grown
 
 
+SMALL_FILESYSTEM = 1024 * MiB
+"""Filesystems up to this source size are kept whole when space allows."""
+
+
+def keep_small_whole(floors: Sequence[int], weights: Sequence[int], available: int) -> list[int]:
+    """Floors raised to the source size of small filesystems, if all of them
+    fit that way; otherwise the floors unchanged."""
+    raised = [
+        max(floor, align_down(weight)) if 0 < weight <= SMALL_FILESYSTEM else floor
+        for floor, weight in zip(floors, weights, strict=True)
+    ]
+    return raised if sum(raised) <= available else list(floors)
+
+
 def share_space(
     floors: Sequence[int], weights: Sequence[int], available: int, favourite: int | None
 ) -> list[int]:

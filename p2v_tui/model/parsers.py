@@ -123,10 +123,12 @@ def parse_xfs_info(text: str) -> XfsInfo:
     for line in text.splitlines():
         if not line.strip():
             continue
-        if not line[0].isspace():
-            current = line.split("=", 1)[0].strip()
+        rest = line
+        if not line[0].isspace():  # "meta-data=/dev/sda2  isize=512 ..." opens a section
+            name, _, rest = line.partition("=")
+            current = name.strip()
         section = sections.setdefault(current, {})
-        for key, value in _XFS_PAIR.findall(line.split("=", 1)[1] if not line[0].isspace() else line):
+        for key, value in _XFS_PAIR.findall(rest):
             section.setdefault(_XFS_ALIASES.get(key, key), value)
     meta = sections.get("meta-data", {})
     data = sections.get("data", {})

@@ -35,6 +35,10 @@ def rsync_argv(
         "--hard-links",  # package managers and backups use hard links; keep them
         "--acls",  # POSIX ACLs
         "--xattrs",  # extended attributes, incl. security.capability and SELinux labels
+        # XFS shows ACLs to root a second time as these xattrs: rsync would
+        # delete them (and with them a directory's ACL) on an XFS target and
+        # copy them as junk onto other filesystems. --acls carries ACLs.
+        "--filter=-x trusted.SGI_ACL_*",
         "--numeric-ids",  # the live image's passwd is not the source's
         "--sparse",  # holes stay holes (VM images, databases, lastlog)
         "--one-file-system",  # each source filesystem is its own job

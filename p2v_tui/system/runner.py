@@ -103,6 +103,8 @@ class LocalRunner:
             )
         except FileNotFoundError as exc:
             raise CommandNotFoundError(args, 127, f"command not found: {args[0]}") from exc
+        except PermissionError as exc:
+            raise CommandError(args, 126, f"cannot run {args[0]}: {exc.strerror}") from exc
         except subprocess.TimeoutExpired as exc:
             raise CommandTimeoutError(args, -1, f"timed out after {exc.timeout:g} s") from exc
         result = CommandResult(args, proc.returncode, proc.stdout, proc.stderr)

@@ -50,7 +50,7 @@ class SimulatedTarget:
     ) -> CommandResult:
         args = tuple(argv)
         self.commands.append(args)
-        log.info("simulated target$ %s", shlex.join(args))
+        log.info("target$ %s", shlex.join(args))
         out = ""
         name = args[0]
         if name == "blockdev" and args[1] == "--getsize64":

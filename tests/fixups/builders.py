@@ -9,12 +9,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from p2v_tui.model.edits import FixupSet
+from p2v_tui.model.edits import FileEdit, FixupChoices, FixupSet
+from p2v_tui.model.fixups import plan_fixups
 from p2v_tui.model.machine import (
     ConfigSnapshot,
     Disk,
     Filesystem,
     LogicalVolume,
+    Machine,
+    OsInfo,
     Partition,
     SwapArea,
     VolumeGroup,
@@ -154,3 +157,35 @@ def read_expected(root: Path) -> tuple[dict[str, str], dict[str, str]]:
         else:
             files["/" + rel] = path.read_text()
     return files, meta
+
+
+# ------------------------------------------------------------------ one-off runs
+
+DEBIAN12 = OsInfo(id="debian", version_id="12", init="systemd", initramfs="initramfs-tools",
+                  bootloader="grub2", grub_install="grub-install", grub_mkconfig="update-grub",
+                  grub_cfg="/boot/grub/grub.cfg", kernels=("6.1.0-13-amd64",))
+
+
+def run(files: Mapping[str, str], *, links: Mapping[str, str] | None = None, os: OsInfo = DEBIAN12,
+        filesystems: tuple[Filesystem, ...] = (), swaps: tuple[SwapArea, ...] = (),
+        disks: tuple[Disk, ...] = (), volume_groups: tuple[VolumeGroup, ...] = (),
+        the_plan: Plan | None = None, the_facts: InstanceFacts | None = None,
+        choices: FixupChoices | None = None) -> FixupSet:
+    """plan_fixups on a machine with just these files."""
+    config = ConfigSnapshot(files=MappingProxyType(dict(files)), links=MappingProxyType(dict(links or {})))
+    machine = Machine(disks=disks, filesystems=filesystems, swaps=swaps, volume_groups=volume_groups,
+                      os=os, config=config)
+    return plan_fixups(machine, the_plan or plan(), the_facts or facts("host.example.com"),
+                       choices or FixupChoices())
+
+
+def text_after(result: FixupSet, path: str, before: str | None = None) -> str | None:
+    """The file's text after the fixups (``before`` when untouched)."""
+    for edit in result.edits:
+        if edit.path == path and edit.kind == "file":
+            return edit.new
+    return before
+
+
+def edit_for(result: FixupSet, path: str) -> FileEdit | None:
+    return next((e for e in result.edits if e.path == path), None)

@@ -15,8 +15,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
+from p2v_tui.model.config_paths import CONFIG_GLOBS, DEVICE_LINK_GLOBS, LINK_GLOBS
 from p2v_tui.model.fixups import plan_fixups
+from p2v_tui.model.fixups._workspace import glob_match
 
 from .builders import GOLDEN, apply, meta_texts, read_expected, read_tree, write_tree
 from .cases import CASES, Case
@@ -49,6 +52,24 @@ def test_golden(case: Case) -> None:
         if meta.get(name, "") != expected_meta.get(name, ""):
             problems.append(_diff(name, expected_meta.get(name, ""), meta.get(name, "")))
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_the_probe_snapshots_every_input(case: Case) -> None:
+    """Every file and link the cases feed in is one config_paths names."""
+    config = read_tree(GOLDEN / case.name / "in")
+    for path in config.files:
+        assert any(glob_match(g, path) for g in CONFIG_GLOBS), path
+    for path in config.links:
+        assert any(glob_match(g, path) for g in (*LINK_GLOBS, *DEVICE_LINK_GLOBS)), path
+
+
+def test_netplan_output_is_yaml_netplan_reads() -> None:
+    found = sorted(GOLDEN.glob("*/out/etc/netplan/*.yaml"))
+    assert found
+    for path in found:
+        doc = yaml.safe_load(path.read_text())
+        assert isinstance(doc, dict) and isinstance(doc["network"]["ethernets"], dict), path
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

@@ -243,6 +243,15 @@ def _mounts_under(devices: Sequence[str]) -> list[str]:
     return [f[1] for f in fields if f and f[0] in devices]
 
 
+def _release(loop: str, partitions: Sequence[str]) -> None:
+    """Unmount what a test left mounted from the disk, forget its
+    partitions, detach it. Errors are ignored: this runs during cleanup."""
+    for target in reversed(_mounts_under([loop, *partitions])):
+        subprocess.run(["umount", "--lazy", target], capture_output=True)
+    subprocess.run(["partx", "--delete", loop], capture_output=True)
+    subprocess.run(["losetup", "--detach", loop], capture_output=True)
+
+
 @contextlib.contextmanager
 def loop_disk(spec: DiskSpec, image: Path) -> Iterator[LoopDisk]:
     """Create ``image`` (sparse), attach it, partition and format it."""
@@ -269,11 +278,7 @@ def loop_disk(spec: DiskSpec, image: Path) -> Iterator[LoopDisk]:
             _make_filesystem(part, device)
         yield LoopDisk(loop, image, tuple(partitions), spec, extended)
     finally:
-        nodes = [loop, *partitions]
-        for target in reversed(_mounts_under(nodes)):
-            subprocess.run(["umount", "--lazy", target], capture_output=True)
-        subprocess.run(["partx", "--delete", loop], capture_output=True)
-        subprocess.run(["losetup", "--detach", loop], capture_output=True)
+        _release(loop, partitions)
 
 
 @contextlib.contextmanager
@@ -286,11 +291,7 @@ def attach_image(image: Path) -> Iterator[LoopDisk]:
         subprocess.run(["partx", "--update", "--nr", "1:128", loop], capture_output=True)
         yield LoopDisk(loop, image, (), DiskSpec(image.stat().st_size, None))
     finally:
-        nodes = [loop, *(f"{loop}p{n}" for n in range(1, 129))]
-        for target in reversed(_mounts_under(nodes)):
-            subprocess.run(["umount", "--lazy", target], capture_output=True)
-        subprocess.run(["partx", "--delete", loop], capture_output=True)
-        subprocess.run(["losetup", "--detach", loop], capture_output=True)
+        _release(loop, [_partition_path(loop, n) for n in range(1, 129)])
 
 
 @contextlib.contextmanager
@@ -358,6 +359,10 @@ def _lvm_id() -> str:
     return "-".join([s[:6], s[6:10], s[10:14], s[14:18], s[18:22], s[22:26], s[26:]])
 
 
+#: Keep lvm from copying lab VG metadata into the host's /etc/lvm/{backup,archive}.
+NO_LVM_BACKUP = ("--config", "backup { backup = 0 archive = 0 }")
+
+
 def _dm_available() -> bool:
     """device-mapper is in the kernel (a /dev/mapper/control node alone
     proves nothing: lvm creates it even when the driver is missing)."""
@@ -378,17 +383,18 @@ def volume_group(name: str, pvs: Sequence[str], lvs: Mapping[str, int]) -> Itera
     real on-disk LVM metadata either way, only the LVs stay inactive.
     """
     env = {"LVM_SUPPRESS_FD_WARNINGS": "1"}
-    run(["vgcreate", "-q", "--addtag", "p2v-lab", name, *pvs], env=env)
+    run(["vgcreate", *NO_LVM_BACKUP, "-q", name, *pvs], env=env)
     try:
         if _dm_available():
             for lv, size in lvs.items():
-                run(["lvcreate", "-q", "-y", "-L", f"{size}b", "-n", lv, name], env=env)
+                run(["lvcreate", *NO_LVM_BACKUP, "-q", "-y", "-L", f"{size}b", "-n", lv, name], env=env)
         else:
             _restore_with_lvs(name, lvs, env)
         yield name
     finally:
         if _dm_available():
             subprocess.run(["vgchange", "-q", "-an", name], capture_output=True, env={**os.environ, **env})
+        # The VG disappears with its image; lvm keeps no state about it.
 
 
 def _restore_with_lvs(vg: str, lvs: Mapping[str, int], env: Mapping[str, str]) -> None:
@@ -424,4 +430,4 @@ def _restore_with_lvs(vg: str, lvs: Mapping[str, int], env: Mapping[str, str]) -
         end = text.rstrip().rfind("}")
         text = text[:end] + "\n    logical_volumes {" + "".join(volumes) + "\n    }\n}\n"
         backup.write_text(text)
-        run(["vgcfgrestore", "-q", "-f", str(backup), vg], env=env)
+        run(["vgcfgrestore", *NO_LVM_BACKUP, "-q", "-f", str(backup), vg], env=env)

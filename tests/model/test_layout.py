@@ -363,6 +363,9 @@ def test_explicit_merges_var_into_root() -> None:
     assert root is not None and root.used == 5 * GiB + 2 * GiB - 512 * MiB
     assert not any(m.path == "/target/var" for m in plan.mounts)
     assert CopyJob("/dev/sda2", "/", "/target/var", "/var", ("/cache/apt",), 1536 * MiB) in plan.copies
+    # the root job leaves the merged directory alone, so a resumed --delete copy cannot empty it
+    root_job = next(c for c in plan.copies if c.dest == "/target")
+    assert root_job.excludes[-1:] == ("/var/**",)
     assert [c.dest for c in plan.copies] == ["/target", "/target/var", "/target/home", "/target/opt",
                                              "/target/srv"]
     assert plan.partition_for_source("/dev/sda6").uuid == "uuid-swap"  # type: ignore[union-attr]
@@ -580,7 +583,7 @@ def test_explicit_without_rest_leaves_space_free() -> None:
                        LayoutChoices(explicit=(LayoutRequest("/", "size", 10 * GiB),)))
     assert rows(plan) == {"/dev/vda": [(1, 1, 1, "bios_grub", None), (2, 2, 10240, "filesystem", "/")]}
     # 20480 - 1 (start) - 1 (backup GPT) - 1 (bios_grub) - 10240 = 10237 MiB
-    assert "10.00 GiB of /dev/vda are left unpartitioned" in plan.notes
+    assert "10.0 GiB of /dev/vda are left unpartitioned" in plan.notes
 
 
 def test_explicit_swap_takes_the_rest() -> None:
@@ -598,3 +601,26 @@ def test_bad_drop(drop: tuple[str, ...], message: str) -> None:
     with pytest.raises(LayoutError) as err:
         plan_layout(MSDOS_ROOT_SWAP, [vda(20 * GiB)], LayoutChoices(drop=drop))
     assert str(err.value) == message
+
+
+def test_small_boot_keeps_its_size_when_shrinking() -> None:
+    """A 256 MiB /boot holding 12 MiB is not scaled down to its floor: the
+    next kernel update needs the room."""
+    machine = Machine(
+        disks=(Disk("/dev/sda", 80 * GiB, table="msdos", partitions=(
+            part("/dev/sda1", 1, 256 * MiB), part("/dev/sda2", 2, 30 * GiB), part("/dev/sda3", 3, 49 * GiB))),),
+        filesystems=(
+            fs("/dev/sda1", "/boot", "ext3", size=256 * MiB, used=12 * MiB),
+            fs("/dev/sda2", "/", size=30 * GiB, used=40 * MiB),
+            fs("/dev/sda3", "/home", size=49 * GiB, used=15 * MiB),
+        ),
+    )
+    plan = plan_layout(machine, [vda(10 * GiB)], LayoutChoices(swap="drop"))
+    sizes = {p.mountpoint: p.size for p in plan.partitions}
+    assert sizes["/boot"] == 256 * MiB
+    # the rest is shared by source size: / gets 30/79 of it, /home 49/79
+    rest = sizes["/"] + sizes["/home"]
+    assert abs(sizes["/"] - rest * 30 // 79) <= 2 * MiB
+    # where even the small filesystem's source size does not fit, its floor is used
+    tight = plan_layout(machine, [vda(330 * MiB)], LayoutChoices(swap="drop"))
+    assert {p.mountpoint: p.size for p in tight.partitions}["/boot"] < 256 * MiB

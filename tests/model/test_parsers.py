@@ -166,6 +166,11 @@ realtime =none                   extsz=4096   blocks=0, rtextents=0
 """
 
 
+def test_xfs_info_of_an_error_message() -> None:
+    info = parse_xfs_info("xfs_info: /mnt/x is not a mounted XFS filesystem\n")
+    assert (info.features, info.size) == ((), 0)
+
+
 def test_xfs_info_old_format_maps_spinodes_to_sparse() -> None:
     info = parse_xfs_info(XFS_INFO_V4)
     assert info.features == ("crc=0", "finobt=0", "sparse=0")

@@ -477,3 +477,22 @@ def test_failure_after_mounting_unmounts_everything(lab: Lab, monkeypatch: pytes
         with pytest.raises(RuntimeError, match="disk pulled"):
             probe.probe_machine(LocalRunner(), disks=[disk.path], work_dir=str(lab.work_dir))
         lab.check_clean()
+
+
+# --- one btrfs on two partitions ------------------------------------------------------------
+
+
+def test_btrfs_on_two_devices_is_one_filesystem(lab: Lab) -> None:
+    spec = DiskSpec(600 * MiB, "gpt", (PartSpec(300 * MiB, None), PartSpec(None, None)))
+    with loop_disk(spec, lab.tmp / "multi.img") as disk:
+        lab.disks.append(disk)
+        first, second = disk.partitions
+        run(["mkfs.btrfs", "-q", "-f", "-L", "multi", "-d", "single", "-m", "dup", first, second])
+        with mounted(first, "btrfs") as root:
+            write_debian(root, "LABEL=multi / btrfs defaults 0 0\n")
+        machine = lab.probe(disk)
+        (fs,) = machine.filesystems
+        assert (fs.device, fs.fstype, fs.label, fs.mountpoint) == (first, "btrfs", "multi", "/")
+        assert fs.notes == (f"btrfs spanning several devices; {second} is one of them",)
+        assert fs.size > 550 * MiB  # both devices
+        assert machine.os.hostname == "oldbox"

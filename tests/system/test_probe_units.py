@@ -4,7 +4,7 @@ snapshot, disk usage, the command runner, /sys/block listing."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,15 @@ from p2v_tui.model.parsers import parse_proc_mounts
 from p2v_tui.system.du import largest_dirs, tree_size
 from p2v_tui.system.probe import mounts as host_mounts
 from p2v_tui.system.probe.config import snapshot_config
-from p2v_tui.system.probe.disks import is_removable, list_disks
+from p2v_tui.system.probe.disks import is_removable, list_disks, unreadable_disk
+from p2v_tui.system.probe.lvm import probe_volume_groups
+from p2v_tui.system.probe.md import probe_md_arrays
 from p2v_tui.system.probe.osinfo import detect_init, detect_os
 from p2v_tui.system.probe.tree import SourceTree
 from p2v_tui.system.runner import (
     CommandError,
     CommandNotFoundError,
+    CommandResult,
     CommandTimeoutError,
     LocalRunner,
 )
@@ -351,7 +354,14 @@ def test_runner_without_check_returns_the_status() -> None:
 
 def test_runner_missing_program() -> None:
     with pytest.raises(CommandNotFoundError, match="command not found: no-such-tool-p2v"):
-        LocalRunner().run(["no-such-tool-p2v", "--help"], check=False)
+        LocalRunner().run(["no-such-tool-p2v", "--help"], check=False, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_runner_program_that_cannot_run(tmp_path: Path) -> None:
+    script = write(tmp_path, "/not-executable", "#!/bin/sh\n", 0o644)
+    with pytest.raises(CommandError, match=r"cannot run .*: Permission denied") as info:
+        LocalRunner().run([str(script)])
+    assert info.value.returncode == 126
 
 
 def test_runner_timeout() -> None:
@@ -382,6 +392,12 @@ def test_list_disks_from_sysfs(tmp_path: Path) -> None:
     assert is_removable("/dev/sdb", sys_block=str(tmp_path))
     assert not is_removable("/dev/sda", sys_block=str(tmp_path))
     assert not is_removable("/dev/cciss/c0d0", sys_block=str(tmp_path))
+    # A disk libparted cannot open is still described by its size.
+    raw = unreadable_disk("/dev/sda", "Error opening /dev/sda: Input/output error", sys_block=str(tmp_path))
+    assert (raw.size, raw.table, raw.partitions, raw.error) == (
+        83886080 * 512, None, (), "Error opening /dev/sda: Input/output error",
+    )  # fmt: skip
+    assert unreadable_disk("/dev/cciss/c0d0", "gone", sys_block=str(tmp_path)).size == 1000 * 512
 
 
 # --- which disks the live system itself uses ------------------------------------------------
@@ -427,3 +443,90 @@ def test_own_mounts_count_when_not_ignored() -> None:
     assert host_mounts.exclusion_reason(["/dev/sda", "/dev/sda1"], uses) == (
         "in use by the running system (/dev/sda1 is mounted at /run/p2v/probe/probe-k2j4l9/ro-x1)"
     )
+
+
+# --- LVM and md glue, on recorded tool output -------------------------------------------------
+
+DATA = Path(__file__).parent.parent / "data" / "probe"
+
+
+class RecordedRunner:
+    """Answers commands with recorded output; records what was asked."""
+
+    def __init__(self, answers: Mapping[tuple[str, ...], str]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, ...]] = []
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        key = tuple(argv)
+        self.asked.append(key)
+        if key[0] not in {k[0] for k in self.answers}:
+            raise CommandNotFoundError(key, 127, f"command not found: {key[0]}")
+        if key not in self.answers:
+            if check:
+                raise CommandError(key, 1, "no such device")
+            return CommandResult(key, 1, "", "no such device")
+        return CommandResult(key, 0, self.answers[key], "")
+
+
+LVM_FIELDS = {"pvs": "pv_name,vg_name,pv_size,pv_uuid", "vgs": "vg_name,vg_size,vg_uuid,pv_count,lv_count",
+              "lvs": "lv_name,vg_name,lv_size,lv_path,lv_attr,lv_uuid"}  # fmt: skip
+
+
+def lvm_runner() -> RecordedRunner:
+    return RecordedRunner(
+        {
+            (cmd, "--readonly", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", fields): (
+                DATA / f"{cmd}.json"
+            ).read_text()
+            for cmd, fields in LVM_FIELDS.items()
+        }
+    )
+
+
+def test_volume_groups_of_the_probed_pvs_only() -> None:
+    runner = lvm_runner()
+    (vg,) = probe_volume_groups(runner, ["/dev/loop0p5"])
+    assert (vg.name, [lv.name for lv in vg.lvs]) == ("vgtest", ["home", "root"])
+    assert all("--readonly" in argv for argv in runner.asked)
+    assert probe_volume_groups(lvm_runner(), ["/dev/sdz1"]) == ()  # someone else's VG
+    assert probe_volume_groups(runner, []) == ()
+
+
+def test_volume_groups_without_lvm_tools() -> None:
+    assert probe_volume_groups(RecordedRunner({}), ["/dev/sda5"]) == ()
+
+
+def test_md_arrays_not_assembled(tmp_path: Path) -> None:
+    examine = (DATA / "mdadm-examine-raid1-1.2.txt").read_text()
+    runner = RecordedRunner({("mdadm", "--examine", "/dev/sda2", "/dev/sdb2"): examine})
+    found = probe_md_arrays(runner, ["/dev/sda2", "/dev/sdb2"], sys_block=str(tmp_path))
+    assert [(a.device, a.members) for a in found.arrays] == [("/dev/md/0", ("/dev/sda2", "/dev/sdb2"))]
+    assert found.assembled == frozenset()
+
+
+def test_md_arrays_assembled_by_the_live_kernel(tmp_path: Path) -> None:
+    (tmp_path / "md127").mkdir()
+    (tmp_path / "md5").mkdir()  # another array: its detail does not match
+    examine = (DATA / "mdadm-examine-raid1-1.2.txt").read_text()
+    runner = RecordedRunner(
+        {
+            ("mdadm", "--examine", "/dev/sda2", "/dev/sdb2"): examine,
+            ("mdadm", "--detail", "/dev/md127"): (DATA / "mdadm-detail-raid1.txt").read_text(),
+        }
+    )
+    found = probe_md_arrays(runner, ["/dev/sda2", "/dev/sdb2"], sys_block=str(tmp_path))
+    assert [a.device for a in found.arrays] == ["/dev/md127"]
+    assert found.assembled == {"/dev/md127"}
+
+
+def test_md_without_mdadm() -> None:
+    assert probe_md_arrays(RecordedRunner({}), ["/dev/sda2"]).arrays == ()

@@ -47,7 +47,7 @@ class CryptEntry:
     """What becomes of one /etc/crypttab mapping."""
 
     name: str
-    action: Literal["keep", "move", "drop"]
+    action: Literal["move", "drop"]
     """``move``: random-key swap re-pointed to the instance's swap partition;
     ``drop``: commented out (swap not migrated, or an encrypted container --
     p2v copies files, not containers)."""

@@ -100,19 +100,17 @@ def _decide(line: str, ctx: Context, notes: list[str]) -> str | tuple[str, str] 
         if any(a in plan.dropped for a in vol.aliases):
             return ("disable", "not migrated (dropped)")
         part = volumes.target(vol)
-        if part is not None:
-            return _rewrite(line, spec, vfstype, mntops, part=part, notes=notes)
     elif spec.startswith("/dev/mapper/") and spec[len("/dev/mapper/"):] in ctx.crypt:
         return ("disable", ctx.crypt[spec[len("/dev/mapper/"):]].why)
     else:
         part = volumes.target_named(spec)
-        if part is None:
-            at = plan.partition_at(file)
-            if at is not None and at.role in ("filesystem", "esp"):
-                notes.append(f"fstab: {spec} found by its mount point {file}")
-                part = at
-        if part is not None:
-            return _rewrite(line, spec, vfstype, mntops, part=part, notes=notes)
+    if part is None:
+        at = plan.partition_at(file)
+        if at is not None and at.role in ("filesystem", "esp"):
+            notes.append(f"fstab: {spec} found by its mount point {file}")
+            part = at
+    if part is not None:
+        return _rewrite(line, spec, vfstype, mntops, part=part, notes=notes)
     if harmless:
         notes.append(f"fstab: {file} ({spec}) is not a migrated filesystem; left as it is (noauto/nofail)")
         return None

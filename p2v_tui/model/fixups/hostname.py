@@ -101,7 +101,22 @@ def fix_hostname(ctx: Context, scope: Scope) -> None:
             scope.write(MAILNAME, new.short + "\n", reason)
 
 
-_TOKEN = re.compile(r"\S+")
+_TOKEN = re.compile(r"(\s*)(\S+)")
+
+
+def _renamed(content: str, rename: dict[str, str]) -> str:
+    """The names of one hosts line renamed; a name the line already has
+    once is not repeated. The address (first field) stays."""
+    seen: list[str] = []
+
+    def swap(m: re.Match[str]) -> str:
+        name = m.group(2) if not seen else rename.get(m.group(2), m.group(2))
+        if name in seen[1:]:
+            return ""
+        seen.append(name)
+        return m.group(1) + name
+
+    return _TOKEN.sub(swap, content)
 
 
 def hosts_for(text: str, old: Names | None, new: Names, *, debian: bool) -> str:
@@ -117,16 +132,7 @@ def hosts_for(text: str, old: Names | None, new: Names, *, debian: bool) -> str:
         content, sep, comment = body(line).partition("#")
         if not content.strip():
             continue
-        first = True
-
-        def swap(m: re.Match[str]) -> str:
-            nonlocal first
-            if first:
-                first = False
-                return m.group()
-            return rename.get(m.group(), m.group())
-
-        content = _TOKEN.sub(swap, content)
+        content = _renamed(content, rename)
         lines[i] = content + sep + comment + ending(line)
         if new.short in content.split()[1:]:
             named = True

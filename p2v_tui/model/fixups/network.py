@@ -83,7 +83,8 @@ def fix_network_mac(ctx: Context, scope: Scope) -> None:
     for path in scope.glob(network_netplan.GLOB):
         if network_netplan.cloud_init_generated(scope.read(path) or ""):
             scope.note(f"network: {path} was written by cloud-init, which may write it again on the "
-                       "instance's first boot")
+                       "instance's first boot (network: {config: disabled} in /etc/cloud/cloud.cfg.d/ "
+                       "prevents that)")
 
 
 def ifnames_off(ctx: Context, scope: Scope) -> bool:
@@ -134,9 +135,7 @@ def fix_network_static(ctx: Context, scope: Scope) -> None:
     changed = []
     for tool in (network_netplan, network_nm, network_rhel, network_ifupdown, network_networkd):
         for item in tool.set_static(scope, name, static, reason):
-            if item.startswith("!"):
-                scope.note(item[1:])
-            elif item.startswith("/"):
+            if item.startswith("/"):
                 changed.append(item)
             else:
                 scope.note(f"network-static: {item}")

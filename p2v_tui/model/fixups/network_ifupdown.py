@@ -100,7 +100,8 @@ def fix_macs(scope: Scope, new_mac: dict[str, str], reason: str) -> None:
 
 
 def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> list[str]:
-    """Paths changed (empty: ifupdown does not configure ``name``)."""
+    """Paths changed (absolute; empty: ifupdown does not configure ``name``);
+    other strings are notes."""
     iface = ipaddress.ip_interface(static.address)
     family = "inet" if iface.version == 4 else "inet6"
     for path in files(scope):

@@ -143,14 +143,14 @@ def _find(text: str, name: str) -> tuple[ScalarNode, MappingNode] | None:
 
 
 def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> list[str]:
-    """Paths changed; a string starting with ``!`` is a note instead."""
+    """Paths changed (absolute); other strings are notes."""
     for path in scope.glob(GLOB):
         text = scope.read(path) or ""
         found = _find(text, name)
         if found is None:
             continue
         if found[1].flow_style:
-            return [f"!network-static: {path}: {name} is written in flow style; address not changed"]
+            return [f"{name} in {path} is written in flow style; address not changed"]
         scope.write(path, _static(text, name, static), reason)
         return [path]
     return []

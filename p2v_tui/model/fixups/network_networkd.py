@@ -69,6 +69,7 @@ def fix_macs(scope: Scope, nics: NicMap, reason: str) -> None:
 
 
 def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> list[str]:
+    """Paths changed (empty: this tool does not configure ``name``)."""
     iface = ipaddress.ip_interface(static.address)
     for path in scope.glob(NETWORK):
         lines = text_lines(scope.read(path))

@@ -27,6 +27,8 @@ from ._text import rewrite_line
 from ._workspace import Scope
 
 GLOB = "/etc/NetworkManager/system-connections/*"
+KEYFILE_MODE = 0o600
+"""NetworkManager ignores keyfiles others can read."""
 _ETHERNET = ("ethernet", "802-3-ethernet")
 _ADDRESS_KEY = re.compile(r"^(address|addresses)\d*$")
 
@@ -71,10 +73,11 @@ def fix_macs(scope: Scope, nics: NicMap, reason: str) -> None:
                 if normal_mac(k.value) != new:
                     line = lines[k.index]
                     rewrite_line(lines, k.index, line.replace(k.value, same_case(new, k.value), 1))
-        scope.write(path, "".join(lines), reason)
+        scope.write(path, "".join(lines), reason, mode=KEYFILE_MODE)
 
 
 def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> list[str]:
+    """Paths changed (empty: this tool does not configure ``name``)."""
     iface = ipaddress.ip_interface(static.address)
     section = "ipv4" if iface.version == 4 else "ipv6"
     for path, lines in _profiles(scope):
@@ -99,6 +102,6 @@ def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> l
             out += [f"[{section}]\n", *new]
         else:
             out[end:end] = new
-        scope.write(path, "".join(out), reason)
+        scope.write(path, "".join(out), reason, mode=KEYFILE_MODE)
         return [path]
     return []

@@ -69,6 +69,7 @@ _V6_GONE = re.compile(r"^(IPV6ADDR|IPV6ADDR_SECONDARIES|IPV6_DEFAULTGW|DHCPV6C)$
 
 
 def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> list[str]:
+    """Paths changed (empty: this tool does not configure ``name``)."""
     iface = ipaddress.ip_interface(static.address)
     for path, lines, ifname in _files(scope):
         if ifname != name:

@@ -36,7 +36,15 @@ from ...model.machine import Disk, Filesystem, Firmware, Machine, SwapArea
 from ..runner import CommandRunner
 from .blkid import probe_signature
 from .config import snapshot_config
-from .disks import RawDisk, ensure_partition_nodes, is_removable, list_disks, read_disk, to_disk
+from .disks import (
+    RawDisk,
+    ensure_partition_nodes,
+    is_removable,
+    list_disks,
+    read_disk,
+    to_disk,
+    unreadable_disk,
+)
 from .filesystems import probe_filesystem
 from .lvm import probe_volume_groups
 from .md import probe_md_arrays
@@ -66,6 +74,7 @@ def _read_disks(runner: CommandRunner, paths: Sequence[str]) -> list[RawDisk]:
             raw = read_disk(path)
         except Exception as exc:  # pyparted raises several unrelated types
             log.warning("cannot read %s: %s", path, exc)
+            raws.append(unreadable_disk(path, str(exc)))
             continue
         ensure_partition_nodes(runner, raw)
         raws.append(raw)
@@ -100,6 +109,8 @@ def _describe_disks(
                 whole_disk_type=signatures[raw.path].get("TYPE", ""),
             )
         )
+        if reason is None and raw.error:
+            reason = f"cannot be read: {raw.error}"
         if reason is None and raw.unsupported_table:
             reason = f"partition table type {raw.unsupported_table} is not supported"
         if reason is None and removable and not named:
@@ -178,6 +189,13 @@ def _swap_files(runner: CommandRunner, tree: SourceTree, machine: Machine) -> li
     return swaps
 
 
+def _same_btrfs(filesystems: Sequence[Filesystem], uuid: str) -> int | None:
+    for i, fs in enumerate(filesystems):
+        if uuid and fs.fstype == "btrfs" and fs.uuid == uuid:
+            return i
+    return None
+
+
 def _firmware(machine: Machine) -> Firmware:
     parts = {p.path: p for d in machine.disks for p in d.partitions}
     for mountpoint in ("/boot/efi", "/efi", "/boot"):
@@ -227,6 +245,7 @@ def probe_machine(
 
         def take(device: str, size: int, signature: dict[str, str]) -> None:
             kind = signature.get("TYPE", "")
+            same = _same_btrfs(filesystems, signature.get("UUID", "")) if kind == "btrfs" else None
             if kind == "swap":
                 uuid, label = signature.get("UUID", ""), signature.get("LABEL", "")
                 swaps.append(SwapArea("partition", device, size, uuid, label))
@@ -234,6 +253,11 @@ def probe_machine(
                 pvs.append(device)
             elif kind == "linux_raid_member":
                 md_members.append(device)
+            elif same is not None:
+                # One btrfs on several devices: described (and mounted) once.
+                fs = filesystems[same]
+                note = f"btrfs spanning several devices; {device} is one of them"
+                filesystems[same] = dataclasses.replace(fs, notes=(*fs.notes, note))
             elif kind and signature.get("USAGE", "filesystem") in ("filesystem", "crypto"):
                 probed = probe_filesystem(runner, device, signature, size, stack=stack, mount_base=session)
                 filesystems.append(probed.filesystem)
@@ -246,17 +270,17 @@ def probe_machine(
         for lv in (lv for vg in volume_groups for lv in vg.lvs):
             if os.path.exists(lv.path) and lv.path not in excluded:
                 take(lv.path, lv.size, probe_signature(runner, lv.path))
-        md_arrays = probe_md_arrays(runner, md_members)
-        for md in md_arrays:
-            if md.device.startswith("/dev/md") and os.path.exists(md.device) and md.device not in excluded:
-                take(md.device, md.size, probe_signature(runner, md.device))
+        md = probe_md_arrays(runner, md_members)
+        for array in md.arrays:
+            if array.device in md.assembled and array.device not in excluded:
+                take(array.device, array.size, probe_signature(runner, array.device))
 
         machine = Machine(
             disks=tuple(disk_models),
             filesystems=tuple(filesystems),
             swaps=tuple(swaps),
             volume_groups=volume_groups,
-            md_arrays=md_arrays,
+            md_arrays=md.arrays,
         )
         root = _find_root(machine, hosts)
         if root is None:

@@ -80,6 +80,23 @@ class RawDisk:
     partitions: tuple[RawPartition, ...]
     unsupported_table: str = ""
     """A partition table type other than gpt/msdos (``mac``, ``sun`` ...)."""
+    error: str = ""
+    """Why the disk could not be read at all (then only its size is known)."""
+
+
+def unreadable_disk(path: str, error: str, *, sys_block: str = SYS_BLOCK) -> RawDisk:
+    """What /sys/block still tells about a disk libparted cannot open."""
+    name = os.path.basename(path) if not path.startswith("/dev/cciss/") else path[5:].replace("/", "!")
+    sectors = _read_sys(sys_block, name, "size")
+    return RawDisk(
+        path=path,
+        size=int(sectors) * 512 if sectors.isdigit() else 0,  # /sys counts 512-byte units
+        sector_size=512,
+        model="",
+        table=None,
+        partitions=(),
+        error=error,
+    )
 
 
 def _answer_without_fixing(_type: int, options: int, message: str) -> int:

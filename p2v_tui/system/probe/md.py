@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ...model.machine import MdArray
 from ...model.parsers import md_array_from_detail, md_arrays_from_examine
@@ -42,18 +43,26 @@ def assembled_arrays(sys_block: str = "/sys/block") -> list[str]:
         return []
 
 
+@dataclass(frozen=True)
+class MdProbe:
+    arrays: tuple[MdArray, ...] = ()
+    assembled: frozenset[str] = frozenset()
+    """Devices of ``arrays`` that the live kernel has assembled (same UUID):
+    only these can be probed, a ``/dev/md0`` of another array must not."""
+
+
 def probe_md_arrays(
     runner: CommandRunner, members: Sequence[str], *, sys_block: str = "/sys/block"
-) -> tuple[MdArray, ...]:
+) -> MdProbe:
     """Arrays that ``members`` belong to; ``device`` is the assembled
     ``/dev/mdN`` when the live kernel has one, else the superblock's name."""
     if not members:
-        return ()
+        return MdProbe()
     try:
         result = runner.run(examine_argv(members))
     except CommandError as exc:
         log.warning("md members %s found, but mdadm cannot describe them: %s", ", ".join(members), exc)
-        return ()
+        return MdProbe()
     arrays = md_arrays_from_examine(result.stdout)
     assembled: dict[str, MdArray] = {}
     for device in assembled_arrays(sys_block):
@@ -61,6 +70,7 @@ def probe_md_arrays(
         array = md_array_from_detail(detail.stdout) if detail.returncode == 0 else None
         if array and array.uuid:
             assembled[array.uuid] = array
-    return tuple(
+    described = tuple(
         dataclasses.replace(a, device=assembled[a.uuid].device) if a.uuid in assembled else a for a in arrays
     )
+    return MdProbe(described, frozenset(assembled[a.uuid].device for a in arrays if a.uuid in assembled))

@@ -26,6 +26,7 @@ import json
 import os
 import random
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,9 +117,9 @@ def inner(cfg: dict[str, Any]) -> dict[str, list[float]]:
         transfer.copy(job, os.path.join(src, path), lambda *a: None, threading.Event())
         return time.perf_counter() - start
 
-    def variant(shell: list[str], swap: tuple[str, str] | None = None) -> float:
+    def variant(shell: list[str], swap: tuple[str, str] | None = None, path: str = "") -> float:
         """Our rsync command with one setting changed."""
-        argv = rsync_argv(job, src, f"{login}:{job.dest}", remote_shell=shell)
+        argv = rsync_argv(job, os.path.join(src, path), f"{login}:{job.dest}", remote_shell=shell)
         if swap:
             argv = [swap[1] if a == swap[0] else a for a in argv]
         return _timed(argv)
@@ -166,6 +167,16 @@ def inner(cfg: dict[str, Any]) -> dict[str, list[float]]:
         methods["variant delta (--no-whole-file)"] = lambda: variant(
             ours_shell, ("--whole-file", "--no-whole-file")
         )
+        methods["large: link into a file (cat > file)"] = lambda: _timed(
+            f"cat {large} | {shlex.join(ours_shell)} {login} 'cat > /target/dst/all'", shell=True
+        )
+        methods["large: variant --compress (zstd)"] = lambda: variant(
+            ours_shell, ("--whole-file", "--compress"), "large"
+        )
+        methods["large: variant without --sparse"] = lambda: variant(
+            ours_shell, ("--sparse", "--whole-file"), "large"
+        )
+        methods["large: variant --inplace"] = lambda: variant(ours_shell, ("--partial", "--inplace"), "large")
 
     # Warm the page cache so the first method is not penalised (GNU tar
     # does not read file data when writing to /dev/null: pipe it).
@@ -232,6 +243,7 @@ def main() -> int:
             cfg_file.write_text(json.dumps(cfg))
             proc = subprocess.run(
                 ns.client_argv([sys.executable, __file__, "--inner", str(cfg_file)]),
+                check=False,
                 capture_output=True,
                 text=True,
             )

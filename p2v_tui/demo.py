@@ -26,9 +26,9 @@ from .model.fstab import parse_fstab
 from .model.machine import ConfigSnapshot, Disk, Filesystem, Machine, OsInfo, Partition, SwapArea
 from .model.target import facts_from_json
 from .model.units import GiB, MiB
+from .system import simulated
 from .system.answers_io import load_answers
 from .system.du import tree_size
-from .system import simulated
 from .system.simulated import SimulatedTarget
 from .system.sources import DirectorySources
 from .system.target import Target
@@ -61,7 +61,7 @@ def _config_files() -> dict[str, str]:
 def build_sample_tree(base: Path, seed: int = 1) -> dict[str, Path]:
     """Directories standing for the example's filesystems, keyed by mount
     point, with a deterministic plausible content (~70 MB)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     dirs = {mp: base / (mp.strip("/") or "root") for _, mp, *_ in FILESYSTEMS}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)

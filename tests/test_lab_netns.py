@@ -46,13 +46,18 @@ def test_client_reaches_target_over_tcp() -> None:
     with netns_pair("p2vtest") as ns:
         server = subprocess.Popen(
             ns.target_argv([sys.executable, "-c", ECHO_SERVER, ns.target_ip, "2222"]),
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert server.stdout is not None
             assert server.stdout.readline().strip() == "ready"
-            reply = subprocess.run(ns.client_argv([sys.executable, "-c", ECHO_CLIENT, ns.target_ip, "2222"]),
-                                   capture_output=True, text=True, timeout=30)
+            reply = subprocess.run(
+                ns.client_argv([sys.executable, "-c", ECHO_CLIENT, ns.target_ip, "2222"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             assert reply.stdout.strip() == f"hello {CLIENT_IP}", reply.stderr
         finally:
             server.kill()

@@ -47,8 +47,13 @@ class Lab:
     key: Path
     known_hosts: Path
 
-    def ssh(self, *remote: str, key: Path | None = None, known_hosts: Path | None = None,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def ssh(
+        self,
+        *remote: str,
+        key: Path | None = None,
+        known_hosts: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         argv = self.target.ssh_argv(key or self.key, known_hosts or self.known_hosts, remote)
         env = {**os.environ, **(extra_env or {})}
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
@@ -59,8 +64,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     _require()
     work = tmp_path_factory.mktemp("sshd-lab")
     key, public = make_client_key(work / "client")
-    with netns_pair("p2vtest") as ns, \
-            target_sshd(ns, work / "target", authorized_keys=[public], instance_json=INSTANCE) as target:
+    with (
+        netns_pair("p2vtest") as ns,
+        target_sshd(ns, work / "target", authorized_keys=[public], instance_json=INSTANCE) as target,
+    ):
         yield Lab(target, key, target.write_known_hosts(work / "known_hosts"))
 
 
@@ -81,8 +88,12 @@ def test_other_key_is_refused(lab: Lab, tmp_path: Path) -> None:
 def test_password_login_is_not_offered(lab: Lab) -> None:
     argv = lab.target.ssh_argv(lab.key, lab.known_hosts, ["true"])
     at = argv.index("-i")
-    argv[at:at + 2] = ["-o", "PubkeyAuthentication=no",
-                       "-o", "PreferredAuthentications=password,keyboard-interactive"]
+    argv[at : at + 2] = [
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 255
     # The server lists the methods it would accept: publickey only.
@@ -100,10 +111,12 @@ def test_unknown_host_key_is_rejected(lab: Lab, tmp_path: Path) -> None:
 
 def test_fingerprint_is_what_the_server_presents(lab: Lab) -> None:
     t = lab.target
-    scan = subprocess.run(t.ns.client_argv(["ssh-keyscan", "-t", "ed25519", t.host]),
-                          capture_output=True, text=True, check=True)
-    printed = subprocess.run(["ssh-keygen", "-lf", "-"], input=scan.stdout,
-                             capture_output=True, text=True, check=True)
+    scan = subprocess.run(
+        t.ns.client_argv(["ssh-keyscan", "-t", "ed25519", t.host]), capture_output=True, text=True, check=True
+    )
+    printed = subprocess.run(
+        ["ssh-keygen", "-lf", "-"], input=scan.stdout, capture_output=True, text=True, check=True
+    )
     assert printed.stdout.split()[1] == t.host_key_fingerprint
     assert t.host_key_fingerprint.startswith("SHA256:")
     assert scan.stdout.split(None, 1)[1].strip() == t.host_key_line
@@ -118,9 +131,24 @@ def test_instance_json_visible_over_ssh_only(lab: Lab) -> None:
 
 def test_sftp_subsystem_works(lab: Lab) -> None:
     t = lab.target
-    argv = t.ns.client_argv(["sftp", "-b", "-", "-F", "/dev/null", "-i", str(lab.key),
-                             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                             "-o", f"UserKnownHostsFile={lab.known_hosts}", f"root@{t.host}"])
+    argv = t.ns.client_argv(
+        [
+            "sftp",
+            "-b",
+            "-",
+            "-F",
+            "/dev/null",
+            "-i",
+            str(lab.key),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={lab.known_hosts}",
+            f"root@{t.host}",
+        ]
+    )
     done = subprocess.run(argv, input=f"ls {ETC_DIR}\n", capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "instance.json" in done.stdout
@@ -129,15 +157,18 @@ def test_sftp_subsystem_works(lab: Lab) -> None:
 def test_client_environment_is_not_accepted(lab: Lab) -> None:
     argv = lab.target.ssh_argv(lab.key, lab.known_hosts, ['echo "${P2V_LAB_PROBE-unset}"'])
     argv.insert(argv.index("-i"), "-oSendEnv=P2V_LAB_PROBE")
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "P2V_LAB_PROBE": "leaked"})
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, env={**os.environ, "P2V_LAB_PROBE": "leaked"}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "unset"
 
 
 def test_target_mounts_are_private(lab: Lab) -> None:
-    done = lab.ssh("findmnt -n -o FSTYPE /target; findmnt -n -o FSTYPE /run/p2v-target;"
-                   " touch /target/marker /run/p2v-target/marker")
+    done = lab.ssh(
+        "findmnt -n -o FSTYPE /target; findmnt -n -o FSTYPE /run/p2v-target;"
+        " touch /target/marker /run/p2v-target/marker"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["tmpfs", "tmpfs"]
     assert lab.target.root_path("/target/marker").exists()
@@ -159,15 +190,20 @@ def test_loop_device_mounted_over_ssh_stays_inside(tmp_path: Path) -> None:
     image = tmp_path / "disk.img"
     with open(image, "wb") as f:
         f.truncate(64 * 1024 * 1024)
-    loop = subprocess.run(["losetup", "-f", "--show", str(image)],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    loop = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         key, public = make_client_key(tmp_path / "client")
-        with netns_pair("p2vtest") as ns, \
-                target_sshd(ns, tmp_path / "target", authorized_keys=[public]) as target:
+        with (
+            netns_pair("p2vtest") as ns,
+            target_sshd(ns, tmp_path / "target", authorized_keys=[public]) as target,
+        ):
             lab = Lab(target, key, target.write_known_hosts(tmp_path / "known_hosts"))
-            done = lab.ssh(f"mkfs.ext4 -q {loop} && mkdir /target/root && mount {loop} /target/root"
-                           " && echo copied > /target/root/etc-hostname && findmnt -n -o SOURCE /target/root")
+            done = lab.ssh(
+                f"mkfs.ext4 -q {loop} && mkdir /target/root && mount {loop} /target/root"
+                " && echo copied > /target/root/etc-hostname && findmnt -n -o SOURCE /target/root"
+            )
             assert done.returncode == 0, done.stderr
             assert done.stdout.strip() == loop
             assert "/target/root" not in host_mount_points()
@@ -201,8 +237,12 @@ def test_everything_is_cleaned_up_after_exit(tmp_path: Path) -> None:
             assert target.pid in inside and len(inside) >= 3
         lingering.wait(timeout=30)
         assert [pid for pid in inside if process_alive(pid)] == []  # zombies wait for init: ended
-        assert subprocess.run(target.ns.client_argv(["ssh-keyscan", "-T", "2", target.host]),
-                              capture_output=True, text=True).stdout == ""
+        assert (
+            subprocess.run(
+                target.ns.client_argv(["ssh-keyscan", "-T", "2", target.host]), capture_output=True, text=True
+            ).stdout
+            == ""
+        )
     assert {str(TARGET_DIR), str(ETC_DIR), str(RUN_DIR)}.isdisjoint(host_mount_points())
     assert not ETC_DIR.exists()
     assert os.path.exists("/run/sshd") == run_sshd_existed
@@ -216,8 +256,11 @@ def test_everything_is_cleaned_up_after_exit(tmp_path: Path) -> None:
 def test_start_failure_raises_with_the_log_and_cleans_up(tmp_path: Path) -> None:
     _require()
     _, public = make_client_key(tmp_path / "client")
-    with netns_pair("p2vtest") as ns, pytest.raises(RuntimeError) as failed, \
-            target_sshd(ns, tmp_path / "target", authorized_keys=[public], port=70000):
+    with (
+        netns_pair("p2vtest") as ns,
+        pytest.raises(RuntimeError) as failed,
+        target_sshd(ns, tmp_path / "target", authorized_keys=[public], port=70000),
+    ):
         pass
     assert "sshd exited" in str(failed.value)
     assert "Badly formatted port number" in str(failed.value)  # sshd's own words, from its log

@@ -26,13 +26,15 @@ from tests.lab.tree import TreeInfo, TreeSpec, populate_tree
 pytestmark = pytest.mark.root
 
 SPEC = TreeSpec(seed=7, small_files=200, swapfile_size=4 * 1024 * 1024)
-RSYNC = ["rsync",
-         "--archive",          # perms, times, owners, devices, specials, symlinks
-         "--hard-links",
-         "--acls",
-         "--xattrs",
-         "--numeric-ids",      # uid 4242 exists nowhere; names would not map it
-         "--sparse"]
+RSYNC = [
+    "rsync",
+    "--archive",  # perms, times, owners, devices, specials, symlinks
+    "--hard-links",
+    "--acls",
+    "--xattrs",
+    "--numeric-ids",  # uid 4242 exists nowhere; names would not map it
+    "--sparse",
+]
 XFS_ACL_FILTER = "--filter=-x trusted.SGI_ACL_*"
 """Keeps rsync off XFS's mirror of ACLs, in both directions (see the XFS test below)."""
 
@@ -58,8 +60,9 @@ def loop_fs(directory: Path, mkfs: list[str], mount_opts: str = "defaults") -> I
     with open(image, "wb") as f:
         f.truncate(512 * 1024 * 1024)
     mnt.mkdir()
-    loop = subprocess.run(["losetup", "-f", "--show", str(image)],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    loop = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         subprocess.run([*mkfs, loop], check=True, capture_output=True)
         subprocess.run(["mount", "-o", mount_opts, loop, str(mnt)], check=True)
@@ -108,6 +111,7 @@ def copy(source: tuple[Path, TreeInfo], lab_fs: Path) -> Iterator[Path]:
 
 
 # -- mutations: each changes exactly one property and keeps everything else ----
+
 
 def _keep_times(*paths: Path) -> Callable[[], None]:
     saved = [(p, p.lstat().st_mtime_ns) for p in paths]
@@ -204,67 +208,144 @@ class Case:
 
 T = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 CASES = {
-    "mode": Case("home/alice/notes.txt", lambda p: os.chmod(p, 0o600),
-                 [r"home/alice/notes\.txt: mode 0644 != 0600"]),
+    "mode": Case(
+        "home/alice/notes.txt", lambda p: os.chmod(p, 0o600), [r"home/alice/notes\.txt: mode 0644 != 0600"]
+    ),
     "setuid": Case("usr/bin/passwd", lambda p: os.chmod(p, 0o755), [r"usr/bin/passwd: mode 4755 != 0755"]),
     "setgid": Case("srv/shared", lambda p: os.chmod(p, 0o775), [r"srv/shared: mode 2775 != 0775"]),
     "sticky": Case("tmp", lambda p: os.chmod(p, 0o777), [r"tmp: mode 1777 != 0777"]),
     "root_dir": Case(".", lambda p: os.chmod(p, 0o700), [r"\.: mode 0755 != 0700"]),
-    "owner": Case("home/alice/notes.txt", lambda p: os.chown(p, 0, 0),
-                  [r"home/alice/notes\.txt: owner 1000:1000 != 0:0"]),
-    "numeric_id": Case("home/alice/from-old-server.tar", lambda p: os.chown(p, 0, 0),
-                       [r"home/alice/from-old-server\.tar: owner 4242:4242 != 0:0"]),
-    "mtime": Case("home/alice/notes.txt", lambda p: os.utime(p, ns=(1, 1_234_567_890_000_000_001)),
-                  [rf"home/alice/notes\.txt: mtime {T}\.\d{{9}} != 2009-02-13 23:31:30\.000000001"]),
-    "subsecond": Case("etc/hostname", _drop_nanoseconds,
-                      [rf"etc/hostname: mtime ({T})\.\d{{9}} != \1\.000000000"]),
-    "dir_mtime": Case("srv/empty", lambda p: os.utime(p, ns=(0, 0)),
-                      [rf"srv/empty: mtime {T}\.\d{{9}} != 1970-01-01 00:00:00\.000000000"]),
-    "xattr": Case("home/alice/notes.txt", lambda p: os.setxattr(p, "user.comment", b"changed"),
-                  [r"home/alice/notes\.txt: xattr user\.comment 'shopping list' != 'changed'"]),
-    "xattr_binary": Case("home/alice/notes.txt", lambda p: os.removexattr(p, "user.p2v.blob"),
-                         [r"home/alice/notes\.txt: xattr user\.p2v\.blob 0x[0-9a-f]{48}\.\.\. \(64 bytes\)"
-                          r" != absent"]),
-    "xattr_trusted": Case("var/lib/p2v-lab/blob.bin", lambda p: os.removexattr(p, "trusted.p2v-lab"),
-                          [r"var/lib/p2v-lab/blob\.bin: xattr trusted\.p2v-lab 'root-only namespace'"
-                           r" != absent"]),
-    "capability": Case("usr/bin/ping", lambda p: os.removexattr(p, "security.capability"),
-                       [r"usr/bin/ping: xattr security\.capability 0x0100000200200000[0-9a-f]* \(20 bytes\)"
-                        r" != absent"]),
-    "acl": Case("home/alice/report.txt", _setfacl("-n", "-m", "u:1001:rw-"),
-                [r"home/alice/report\.txt: acl access '[^']*user:1001:r--[^']*'"
-                 r" != '[^']*user:1001:rw-[^']*'"]),
-    "acl_removed": Case("home/alice/report.txt", _setfacl("-b"),
-                        [r"home/alice/report\.txt: acl access 'user::rw-,user:1001:r--,group::r--,"
-                         r"group:100:r--,mask::r--,other::---' != 'none'"]),
-    "default_acl": Case("srv/shared", _setfacl("-d", "-m", "u:1000:r-x"),
-                        [r"srv/shared: acl default '[^']*user:1000:rwx[^']*' != '[^']*user:1000:r-x[^']*'"]),
-    "content": Case("var/lib/p2v-lab/blob.bin", lambda p: _rewrite(p, _flip_byte),
-                    [r"var/lib/p2v-lab/blob\.bin: content differs"]),
-    "size": Case("home/alice/notes.txt", lambda p: _rewrite(p, lambda d: d[:4]),
-                 [r"home/alice/notes\.txt: size 9 != 4"]),
-    "odd_name": Case("srv/names/new\nline.txt", lambda p: _rewrite(p, lambda d: d.upper()),
-                     [r"srv/names/new\\nline\.txt: content differs"]),
-    "hardlink": Case("usr/bin/perl5.36.0", lambda p: _replace(p, _copy_of(p)),
-                     [r"usr/bin/perl: hard links \['usr/bin/perl', 'usr/bin/perl5\.36\.0'\]"
-                      r" != \['usr/bin/perl'\]"]),
-    "symlink": Case("etc/localtime", lambda p: _replace(p, lambda q: q.symlink_to("/usr/share/zoneinfo/GMT")),
-                    [r"etc/localtime: symlink target '/usr/share/zoneinfo/Etc/UTC'"
-                     r" != '/usr/share/zoneinfo/GMT'"]),
-    "char_device": Case("dev/null", lambda p: _replace(p, _node(stat.S_IFCHR, 1, 5)),
-                        [r"dev/null: device 1:3 != 1:5"]),
-    "block_device": Case("dev/sda", lambda p: _replace(p, _node(stat.S_IFBLK, 8, 16)),
-                         [r"dev/sda: device 8:0 != 8:16"]),
-    "type": Case("var/spool/postfix/public/pickup", lambda p: _replace(p, lambda q: q.write_bytes(b"")),
-                 [r"var/spool/postfix/public/pickup: type fifo != file"]),
+    "owner": Case(
+        "home/alice/notes.txt",
+        lambda p: os.chown(p, 0, 0),
+        [r"home/alice/notes\.txt: owner 1000:1000 != 0:0"],
+    ),
+    "numeric_id": Case(
+        "home/alice/from-old-server.tar",
+        lambda p: os.chown(p, 0, 0),
+        [r"home/alice/from-old-server\.tar: owner 4242:4242 != 0:0"],
+    ),
+    "mtime": Case(
+        "home/alice/notes.txt",
+        lambda p: os.utime(p, ns=(1, 1_234_567_890_000_000_001)),
+        [rf"home/alice/notes\.txt: mtime {T}\.\d{{9}} != 2009-02-13 23:31:30\.000000001"],
+    ),
+    "subsecond": Case(
+        "etc/hostname", _drop_nanoseconds, [rf"etc/hostname: mtime ({T})\.\d{{9}} != \1\.000000000"]
+    ),
+    "dir_mtime": Case(
+        "srv/empty",
+        lambda p: os.utime(p, ns=(0, 0)),
+        [rf"srv/empty: mtime {T}\.\d{{9}} != 1970-01-01 00:00:00\.000000000"],
+    ),
+    "xattr": Case(
+        "home/alice/notes.txt",
+        lambda p: os.setxattr(p, "user.comment", b"changed"),
+        [r"home/alice/notes\.txt: xattr user\.comment 'shopping list' != 'changed'"],
+    ),
+    "xattr_binary": Case(
+        "home/alice/notes.txt",
+        lambda p: os.removexattr(p, "user.p2v.blob"),
+        [
+            r"home/alice/notes\.txt: xattr user\.p2v\.blob 0x[0-9a-f]{48}\.\.\. \(64 bytes\)"
+            r" != absent"
+        ],
+    ),
+    "xattr_trusted": Case(
+        "var/lib/p2v-lab/blob.bin",
+        lambda p: os.removexattr(p, "trusted.p2v-lab"),
+        [
+            r"var/lib/p2v-lab/blob\.bin: xattr trusted\.p2v-lab 'root-only namespace'"
+            r" != absent"
+        ],
+    ),
+    "capability": Case(
+        "usr/bin/ping",
+        lambda p: os.removexattr(p, "security.capability"),
+        [
+            r"usr/bin/ping: xattr security\.capability 0x0100000200200000[0-9a-f]* \(20 bytes\)"
+            r" != absent"
+        ],
+    ),
+    "acl": Case(
+        "home/alice/report.txt",
+        _setfacl("-n", "-m", "u:1001:rw-"),
+        [
+            r"home/alice/report\.txt: acl access '[^']*user:1001:r--[^']*'"
+            r" != '[^']*user:1001:rw-[^']*'"
+        ],
+    ),
+    "acl_removed": Case(
+        "home/alice/report.txt",
+        _setfacl("-b"),
+        [
+            r"home/alice/report\.txt: acl access 'user::rw-,user:1001:r--,group::r--,"
+            r"group:100:r--,mask::r--,other::---' != 'none'"
+        ],
+    ),
+    "default_acl": Case(
+        "srv/shared",
+        _setfacl("-d", "-m", "u:1000:r-x"),
+        [r"srv/shared: acl default '[^']*user:1000:rwx[^']*' != '[^']*user:1000:r-x[^']*'"],
+    ),
+    "content": Case(
+        "var/lib/p2v-lab/blob.bin",
+        lambda p: _rewrite(p, _flip_byte),
+        [r"var/lib/p2v-lab/blob\.bin: content differs"],
+    ),
+    "size": Case(
+        "home/alice/notes.txt",
+        lambda p: _rewrite(p, lambda d: d[:4]),
+        [r"home/alice/notes\.txt: size 9 != 4"],
+    ),
+    "odd_name": Case(
+        "srv/names/new\nline.txt",
+        lambda p: _rewrite(p, lambda d: d.upper()),
+        [r"srv/names/new\\nline\.txt: content differs"],
+    ),
+    "hardlink": Case(
+        "usr/bin/perl5.36.0",
+        lambda p: _replace(p, _copy_of(p)),
+        [
+            r"usr/bin/perl: hard links \['usr/bin/perl', 'usr/bin/perl5\.36\.0'\]"
+            r" != \['usr/bin/perl'\]"
+        ],
+    ),
+    "symlink": Case(
+        "etc/localtime",
+        lambda p: _replace(p, lambda q: q.symlink_to("/usr/share/zoneinfo/GMT")),
+        [
+            r"etc/localtime: symlink target '/usr/share/zoneinfo/Etc/UTC'"
+            r" != '/usr/share/zoneinfo/GMT'"
+        ],
+    ),
+    "char_device": Case(
+        "dev/null", lambda p: _replace(p, _node(stat.S_IFCHR, 1, 5)), [r"dev/null: device 1:3 != 1:5"]
+    ),
+    "block_device": Case(
+        "dev/sda", lambda p: _replace(p, _node(stat.S_IFBLK, 8, 16)), [r"dev/sda: device 8:0 != 8:16"]
+    ),
+    "type": Case(
+        "var/spool/postfix/public/pickup",
+        lambda p: _replace(p, lambda q: q.write_bytes(b"")),
+        [r"var/spool/postfix/public/pickup: type fifo != file"],
+    ),
     "missing": Case("home/alice/.profile", _remove, [r"home/alice/\.profile: missing in dst"]),
     "missing_dir": Case("srv/deep", _remove, [r"srv/deep: missing in dst"]),
     "extra": Case("home/alice/stray", _add, [r"home/alice/stray: only in dst"]),
-    "sparse_filled": Case("var/lib/p2v-lab/sparse.img", _densify,
-                          [r"var/lib/p2v-lab/sparse\.img: \d+ bytes allocated where the source has holes"
-                           r" \(data 1048576-\d+,\d+-\d+ != 0-67108864\)"]),
-    "data_in_hole": Case("var/lib/p2v-lab/sparse.img", _poke_hole,  # one block: within tolerance
-                         [r"var/lib/p2v-lab/sparse\.img: content differs"]),
+    "sparse_filled": Case(
+        "var/lib/p2v-lab/sparse.img",
+        _densify,
+        [
+            r"var/lib/p2v-lab/sparse\.img: \d+ bytes allocated where the source has holes"
+            r" \(data 1048576-\d+,\d+-\d+ != 0-67108864\)"
+        ],
+    ),
+    "data_in_hole": Case(
+        "var/lib/p2v-lab/sparse.img",
+        _poke_hole,  # one block: within tolerance
+        [r"var/lib/p2v-lab/sparse\.img: content differs"],
+    ),
 }
 
 
@@ -300,13 +381,16 @@ def test_copy_without_preserving_flags_is_caught(source: tuple[Path, TreeInfo], 
 
 @pytest.mark.parametrize(
     "mkfs",
-    [["mkfs.ext4", "-q", "-b", "1024"],   # smaller blocks than the source: hole maps differ in grain
-     ["mkfs.xfs", "-q"],
-     ["mkfs.btrfs", "-q"]],
+    [
+        ["mkfs.ext4", "-q", "-b", "1024"],  # smaller blocks than the source: hole maps differ in grain
+        ["mkfs.xfs", "-q"],
+        ["mkfs.btrfs", "-q"],
+    ],
     ids=["ext4-1k", "xfs", "btrfs"],
 )
-def test_copy_onto_another_filesystem_equals_source(mkfs: list[str], source: tuple[Path, TreeInfo],
-                                                    tmp_path: Path) -> None:
+def test_copy_onto_another_filesystem_equals_source(
+    mkfs: list[str], source: tuple[Path, TreeInfo], tmp_path: Path
+) -> None:
     """What the engine does: source and target are different filesystems, often of another type."""
     if shutil.which(mkfs[0]) is None:
         pytest.skip(f"needs {mkfs[0]}")
@@ -319,8 +403,9 @@ def test_copy_onto_another_filesystem_equals_source(mkfs: list[str], source: tup
         assert compare_trees(source[0], dst) == ["etc/hostname: mode 0644 != 0600"]
 
 
-def test_xfs_target_loses_directory_acls_without_the_filter(source: tuple[Path, TreeInfo],
-                                                            tmp_path: Path) -> None:
+def test_xfs_target_loses_directory_acls_without_the_filter(
+    source: tuple[Path, TreeInfo], tmp_path: Path
+) -> None:
     """XFS lists every ACL again as trusted.SGI_ACL_*; rsync -X, not knowing those names from
     the source, deletes them when it fixes up directories, and the ACL goes with them."""
     if shutil.which("mkfs.xfs") is None:
@@ -396,6 +481,7 @@ def test_sparse_copy_punches_holes_into_the_swap_file(source: tuple[Path, TreeIn
 
 # -- what the tree promises --------------------------------------------------
 
+
 def test_tree_holds_the_awkward_parts(source: tuple[Path, TreeInfo]) -> None:
     src, info = source
     p = info.host_path
@@ -434,8 +520,9 @@ def test_tree_names_and_times(source: tuple[Path, TreeInfo]) -> None:
     assert any(b"\n" in n for n in names) and any(b" " in n for n in names)
     assert any(b"\xe9" in n for n in names)  # not valid UTF-8
     assert all(info.host_path(x).exists() for x in info.of("odd_name"))
-    assert {info.host_path(x).lstat().st_mtime_ns // 10**9 for x in info.of("old_mtime")} \
-        <= set(range(1_234_567_890, 1_234_567_890 + 300))
+    assert {info.host_path(x).lstat().st_mtime_ns // 10**9 for x in info.of("old_mtime")} <= set(
+        range(1_234_567_890, 1_234_567_890 + 300)
+    )
     mtimes = [e.stat(follow_symlinks=False).st_mtime_ns for e in os.scandir(src / "etc")]
     assert any(ns % 10**9 for ns in mtimes)  # sub-second times
     assert all(not any(info.host_path(x).iterdir()) for x in info.of("empty_dir"))
@@ -469,8 +556,11 @@ def test_tree_counts_and_sizes(source: tuple[Path, TreeInfo]) -> None:
     assert info.regular_bytes == sum(inodes.values())
     for path, size in info.exclusion_candidates.items():
         host = info.host_path(path)
-        total = host.stat().st_size if host.is_file() else sum(
-            f.stat().st_size for f in host.rglob("*") if f.is_file())
+        total = (
+            host.stat().st_size
+            if host.is_file()
+            else sum(f.stat().st_size for f in host.rglob("*") if f.is_file())
+        )
         assert total == size, path
 
 
@@ -496,8 +586,17 @@ def test_fstab_and_config_text_come_from_the_spec(lab_fs: Path) -> None:
     root.mkdir()
     fstab = "UUID=1234 / ext4 defaults 0 1\nLABEL=data /srv xfs defaults 0 2\n"
     try:
-        info = populate_tree(root, TreeSpec(seed=3, small_files=5, fstab=fstab, hostname="db7",
-                                            mac="52:54:00:aa:bb:cc", address="192.0.2.77/24"))
+        info = populate_tree(
+            root,
+            TreeSpec(
+                seed=3,
+                small_files=5,
+                fstab=fstab,
+                hostname="db7",
+                mac="52:54:00:aa:bb:cc",
+                address="192.0.2.77/24",
+            ),
+        )
         assert (root / "etc/fstab").read_text() == fstab
         assert (root / "etc/hostname").read_text() == "db7\n"
         assert "192.0.2.77\tdb7.example.org\tdb7" in (root / "etc/hosts").read_text()

@@ -56,8 +56,17 @@ def _ext_sized_options(features: tuple[str, ...]) -> list[str]:
     return out
 
 
+# Features newer mkfs.xfs turns on by default that an older kernel cannot
+# mount; when the probe read the source's features and one is not among
+# them, it is turned off explicitly.
+_XFS_NEWER = ("reflink", "rmapbt", "bigtime", "inobtcount")
+
+
 def xfs_options(features: tuple[str, ...]) -> list[str]:
     groups: dict[str, list[str]] = {}
+    if features:
+        named = {f.partition("=")[0] for f in features}
+        features = (*features, *(f"{name}=0" for name in _XFS_NEWER if name not in named))
     for f in features:
         key, sep, value = f.partition("=")
         if sep and key in _XFS_GROUPS:

@@ -25,10 +25,12 @@ def escape(field: str) -> str:
 
 def split_line(line: str) -> list[str] | None:
     """Fields of an entry line, or None for a blank line or a comment."""
-    text = line.strip()
+    text = line.strip(" \t\r\n")
     if not text or text.startswith("#"):
         return None
-    return text.split()
+    # Fields are separated by spaces and tabs only (a no-break space is part
+    # of a field).
+    return re.split(r"[ \t]+", text)
 
 
 def parse_fstab(text: str) -> tuple[FstabEntry, ...]:

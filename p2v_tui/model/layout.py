@@ -120,8 +120,10 @@ def plan_layout(machine: Machine, disks: Sequence[TargetDisk], choices: LayoutCh
     notes += [f"target disk {p} is left unused" for p in unused]
 
     placed, swapfiles, uuid_notes = _unique_uuids(placed, sizer, sources.swap_files, swap_sizes)
-    disk_plans = [replace(dp, partitions=tuple(p.part for p in placed if p.part.disk_index == dp.disk.index))
-                  for dp in disk_plans]
+    disk_plans = [
+        replace(dp, partitions=tuple(p.part for p in placed if p.part.disk_index == dp.disk.index))
+        for dp in disk_plans
+    ]
     mounts = plan_mounts(placed)
     copies, copy_notes = plan_copies(placed, mounts, sources.used, sources.not_copied)
     bootloader = None
@@ -178,7 +180,9 @@ def _lay_out_disk(
         roots = [k for k, it in enumerate(growers) if it.want.mountpoint == "/"]
         favourite = roots[0] if roots else max(range(len(growers)), key=lambda k: growers[k].want.weight)
     shares = share_space(
-        keep_small_whole([it.floor for it in growers], [it.want.weight for it in growers], check.capacity - fixed),
+        keep_small_whole(
+            [it.floor for it in growers], [it.want.weight for it in growers], check.capacity - fixed
+        ),
         [it.want.weight for it in growers],
         check.capacity - fixed,
         favourite,
@@ -205,8 +209,10 @@ def _lay_out_disk(
 def _order(items: Sequence[Item]) -> list[Item]:
     """bios_grub/ESP, filesystems by mount point, swap areas."""
     boot = [it for it in items if it.want.role in ("bios_grub", "esp")]
-    fss = sorted((it for it in items if it.want.role == "filesystem"),
-                 key=lambda it: mount_order(it.want.mountpoint or "/"))
+    fss = sorted(
+        (it for it in items if it.want.role == "filesystem"),
+        key=lambda it: mount_order(it.want.mountpoint or "/"),
+    )
     swaps = [it for it in items if it.want.role == "swap"]
     return boot + fss + swaps
 
@@ -217,8 +223,10 @@ def _put_root(ordered: list[Item], table: TableType, number: int, disk: TargetDi
     others = [it for it in ordered if it is not root]
     numbers = partition_numbers(table, len(ordered))
     if number not in numbers:
-        raise LayoutError(f"root_path {partition_device(disk.path, number)} names partition {number}, but "
-                          f"{disk.path} gets partitions {', '.join(map(str, numbers))}")
+        raise LayoutError(
+            f"root_path {partition_device(disk.path, number)} names partition {number}, but "
+            f"{disk.path} gets partitions {', '.join(map(str, numbers))}"
+        )
     pos = numbers.index(number)
     return [*others[:pos], root, *others[pos:]]
 
@@ -229,17 +237,30 @@ def _partition(
     w = it.want
     notes: list[str] = []
     part = PlannedPartition(
-        disk_index=disk.index, number=slot.number, start=slot.start, size=size, role=w.role,
-        device=partition_device(disk.path, slot.number), fstype=w.fstype, mountpoint=w.mountpoint,
-        min_size=it.floor, used=w.used, logical=slot.logical,
+        disk_index=disk.index,
+        number=slot.number,
+        start=slot.start,
+        size=size,
+        role=w.role,
+        device=partition_device(disk.path, slot.number),
+        fstype=w.fstype,
+        mountpoint=w.mountpoint,
+        min_size=it.floor,
+        used=w.used,
+        logical=slot.logical,
     )
     if w.swap is not None:
         return replace(part, uuid=w.swap.uuid, label=w.swap.label, source=w.swap.path), notes
     fs = w.source
     if fs is None or w.fstype is None:
         return part, notes
-    part = replace(part, uuid=fs.uuid, label=fs.label, source=fs.device,
-                   inodes=inodes_to_request(w.fstype, size, w.inodes_used, headroom))
+    part = replace(
+        part,
+        uuid=fs.uuid,
+        label=fs.label,
+        source=fs.device,
+        inodes=inodes_to_request(w.fstype, size, w.inodes_used, headroom),
+    )
     if w.overridden:
         limit = _LABEL_MAX.get(w.fstype)
         if limit is not None and len(fs.label) > limit:
@@ -251,15 +272,18 @@ def _partition(
         kept = kept_subvolumes(fs)[0]
         default = default_subvolume_path(fs)
         if default and default not in {s.path for s in kept}:
-            notes.append(f"default subvolume {default} of {w.name} is not copied; the top level becomes "
-                         "the default")
+            notes.append(
+                f"default subvolume {default} of {w.name} is not copied; the top level becomes the default"
+            )
             default = ""
         part = replace(part, subvolumes=kept, default_subvolume=default)
     return part, notes
 
 
 def _unique_uuids(
-    placed: Sequence[Placed], sizer: Sizer, swap_files: Sequence[tuple[SwapArea, Filesystem]],
+    placed: Sequence[Placed],
+    sizer: Sizer,
+    swap_files: Sequence[tuple[SwapArea, Filesystem]],
     swap_sizes: dict[str, int],
 ) -> tuple[list[Placed], tuple[SwapFilePlan, ...], list[str]]:
     """Keep the first of two equal UUIDs, blank the second (mkfs picks
@@ -286,6 +310,13 @@ def _unique_uuids(
         size = swap_sizes.get(swap.path, 0)
         if size:
             home = sizer.wants[sizer.homes[swap.path]]
-            swapfiles.append(SwapFilePlan(swap.path, size, unique(swap.uuid, f"swap file {swap.path}"),
-                                          swap.label, home.fstype or ""))
+            swapfiles.append(
+                SwapFilePlan(
+                    swap.path,
+                    size,
+                    unique(swap.uuid, f"swap file {swap.path}"),
+                    swap.label,
+                    home.fstype or "",
+                )
+            )
     return out, tuple(swapfiles), notes

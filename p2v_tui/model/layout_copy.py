@@ -147,8 +147,10 @@ def _btrfs_jobs(
     if dest_root is None:
         lost = [p for p, mp in entries if mp is None and p]
         if lost:
-            notes.append(f"btrfs subvolumes of {fs.mountpoint} that no mount point reaches are lost "
-                         f"when it is merged: {', '.join(lost)}")
+            notes.append(
+                f"btrfs subvolumes of {fs.mountpoint} that no mount point reaches are lost "
+                f"when it is merged: {', '.join(lost)}"
+            )
         entries = [(p, mp) for p, mp in entries if mp is not None]
     jobs: list[CopyJob] = []
     for path, mp in entries:

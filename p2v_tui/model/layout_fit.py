@@ -117,11 +117,15 @@ def decide_swaps(
         where = sizer.disks[disk].path
         for p, size in chosen.items():
             if size == 0:
-                notes.append(f"swap {p} ({format_size(group[p])}) dropped: {where} has no room for it, "
-                             f"not even {format_size(min(SWAP_MIN, group[p]))}")
+                notes.append(
+                    f"swap {p} ({format_size(group[p])}) dropped: {where} has no room for it, "
+                    f"not even {format_size(min(SWAP_MIN, group[p]))}"
+                )
             elif size < group[p]:
-                notes.append(f"swap {p} shrunk from {format_size(group[p])} to {format_size(size)} "
-                             f"to make room on {where}")
+                notes.append(
+                    f"swap {p} shrunk from {format_size(group[p])} to {format_size(size)} "
+                    f"to make room on {where}"
+                )
     return sizes, notes
 
 
@@ -156,8 +160,10 @@ def _describe(it: Item) -> str:
 def _shortage(c: Check) -> str:
     parts = [_describe(it) for it in c.items]
     parts.append(f"partition table and alignment {format_size(c.disk.size - c.capacity)}")
-    return (f"the data needs {format_size(c.missing)} more than {c.disk.path} "
-            f"({format_size(c.disk.size)}) offers: " + ", ".join(parts))
+    return (
+        f"the data needs {format_size(c.missing)} more than {c.disk.path} "
+        f"({format_size(c.disk.size)}) offers: " + ", ".join(parts)
+    )
 
 
 def raise_if_short(checks: Sequence[Check]) -> None:
@@ -166,9 +172,12 @@ def raise_if_short(checks: Sequence[Check]) -> None:
     short = [it for c in checks for it in c.short]
     if short:
         raise LayoutError(
-            "; ".join(f"{it.want.name} was given {format_size(it.need)} but needs at least "
-                      f"{format_size(it.floor)} ({format_size(it.want.used)} used + headroom): "
-                      f"{format_size(it.floor - it.need)} missing" for it in short),
+            "; ".join(
+                f"{it.want.name} was given {format_size(it.need)} but needs at least "
+                f"{format_size(it.floor)} ({format_size(it.want.used)} used + headroom): "
+                f"{format_size(it.floor - it.need)} missing"
+                for it in short
+            ),
             missing=sum(it.floor - it.need for it in short),
         )
     lacking = [c for c in checks if c.missing]

@@ -137,9 +137,7 @@ def overhead(fstype: str, size: int, inodes: int = 0) -> int:
     return extra
 
 
-def filesystem_floor(
-    fstype: str, used: int, headroom: float, inodes_used: int | None, extra: int = 0
-) -> int:
+def filesystem_floor(fstype: str, used: int, headroom: float, inodes_used: int | None, extra: int = 0) -> int:
     """Smallest 1 MiB aligned size a ``fstype`` filesystem holding ``used``
     bytes (plus ``headroom``) can have.
 

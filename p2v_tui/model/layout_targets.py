@@ -94,8 +94,17 @@ def _swap_want(
     swap: SwapArea | None, disk: int, mode: WantMode, *, size: int = 0, weight: int = 0, floor_min: int = 0
 ) -> Want:
     name = f"swap {swap.path}" if swap else "swap"
-    return Want(role="swap", disk=disk, name=name, mode=mode, size=size, weight=weight,
-                floor_min=floor_min, fstype="swap", swap=swap)
+    return Want(
+        role="swap",
+        disk=disk,
+        name=name,
+        mode=mode,
+        size=size,
+        weight=weight,
+        floor_min=floor_min,
+        fstype="swap",
+        swap=swap,
+    )
 
 
 def default_wants(
@@ -125,10 +134,20 @@ def default_wants(
         disk = target_of(fs.device, home)
         if fs.mountpoint == "/" and root_disk is not None:
             disk = root_disk
-        wants.append(Want("filesystem", disk, fs.mountpoint or fs.device, "grow",
-                          weight=max(1, source_size(machine, fs), sources.used[fs.device]),
-                          mountpoint=fs.mountpoint, fstype=fs.fstype, source=fs,
-                          used=sources.used[fs.device], inodes_used=fs.inodes_used))
+        wants.append(
+            Want(
+                "filesystem",
+                disk,
+                fs.mountpoint or fs.device,
+                "grow",
+                weight=max(1, source_size(machine, fs), sources.used[fs.device]),
+                mountpoint=fs.mountpoint,
+                fstype=fs.fstype,
+                source=fs,
+                used=sources.used[fs.device],
+                inodes_used=fs.inodes_used,
+            )
+        )
     for swap in sources.swap_partitions:
         wants.append(_swap_want(swap, target_of(swap.path, home), "fixed", size=align_up(swap.size)))
     return wants
@@ -157,7 +176,10 @@ def _request_size(r: LayoutRequest, disk: TargetDisk) -> tuple[WantMode, int, in
 
 
 def explicit_wants(
-    machine: Machine, sources: Sources, disks: Mapping[int, TargetDisk], choices: LayoutChoices,
+    machine: Machine,
+    sources: Sources,
+    disks: Mapping[int, TargetDisk],
+    choices: LayoutChoices,
     root_disk: int | None,
 ) -> tuple[list[Want], dict[str, str], list[str], list[str]]:
     """(wants, merged source mount point -> target mount point, dropped, notes)."""
@@ -204,8 +226,19 @@ def explicit_wants(
         mode, size, weight = _request_size(r, disks[r.disk])
         src = fs_at.get(mp)
         if src is None:  # a new ESP, see _unknown_mountpoint
-            wants.append(Want("esp", r.disk, "EFI system partition", mode, size, weight, ESP_MIN,
-                              mountpoint=mp, fstype="vfat"))
+            wants.append(
+                Want(
+                    "esp",
+                    r.disk,
+                    "EFI system partition",
+                    mode,
+                    size,
+                    weight,
+                    ESP_MIN,
+                    mountpoint=mp,
+                    fstype="vfat",
+                )
+            )
             continue
         fs = src
         fstype = r.fstype or fs.fstype
@@ -214,13 +247,24 @@ def explicit_wants(
         extra = merged_into[mp]
         inodes = [f.inodes_used for f in (fs, *extra)]
         esp = fs is sources.esp
-        wants.append(Want(
-            "esp" if esp else "filesystem", r.disk, "EFI system partition" if esp else mp, mode, size,
-            weight, ESP_MIN if esp else 0, mountpoint=mp, fstype=fstype, source=fs, merged=tuple(extra),
-            used=sum(sources.used[f.device] for f in (fs, *extra)),
-            inodes_used=None if None in inodes else sum(i or 0 for i in inodes),
-            overridden=fstype != fs.fstype,
-        ))
+        wants.append(
+            Want(
+                "esp" if esp else "filesystem",
+                r.disk,
+                "EFI system partition" if esp else mp,
+                mode,
+                size,
+                weight,
+                ESP_MIN if esp else 0,
+                mountpoint=mp,
+                fstype=fstype,
+                source=fs,
+                merged=tuple(extra),
+                used=sum(sources.used[f.device] for f in (fs, *extra)),
+                inodes_used=None if None in inodes else sum(i or 0 for i in inodes),
+                overridden=fstype != fs.fstype,
+            )
+        )
     dropped = _swap_requests(requests, sources, disks, choices, wants=wants, notes=notes)
     return wants, merged, dropped, notes
 
@@ -242,8 +286,13 @@ def _unknown_mountpoint(r: LayoutRequest, machine: Machine, sources: Sources, ch
 
 
 def _swap_requests(
-    requests: Sequence[LayoutRequest], sources: Sources, disks: Mapping[int, TargetDisk],
-    choices: LayoutChoices, *, wants: list[Want], notes: list[str],
+    requests: Sequence[LayoutRequest],
+    sources: Sources,
+    disks: Mapping[int, TargetDisk],
+    choices: LayoutChoices,
+    *,
+    wants: list[Want],
+    notes: list[str],
 ) -> list[str]:
     """The k-th ``swap`` request replaces the k-th source swap partition
     (keeping its UUID and label); ``fit`` is the swap policy's size."""
@@ -262,9 +311,12 @@ def _swap_requests(
             else:
                 size = align_up(src.size)
             mode = "fixed"
-        wants.append(_swap_want(src, r.disk, mode, size=size, weight=weight,
-                                floor_min=SWAP_MIN if mode == "rest" else 0))
-    dropped = [s.path for s in sources.swap_partitions[len(swaps):]]
+        wants.append(
+            _swap_want(
+                src, r.disk, mode, size=size, weight=weight, floor_min=SWAP_MIN if mode == "rest" else 0
+            )
+        )
+    dropped = [s.path for s in sources.swap_partitions[len(swaps) :]]
     notes += [f"swap partition {p} is not in the explicit layout; not recreated" for p in dropped]
     return dropped
 
@@ -290,16 +342,19 @@ def choose_tables(
         if choices.table != "auto":
             table: TableType = choices.table
             if table == "msdos" and d.size > MSDOS_MAX_DISK:
-                raise LayoutError(f"{d.path} ({format_size(d.size)}) is larger than the 2 TiB an msdos "
-                                  "partition table can address; use a gpt table")
+                raise LayoutError(
+                    f"{d.path} ({format_size(d.size)}) is larger than the 2 TiB an msdos "
+                    "partition table can address; use a gpt table"
+                )
             if src is not None and src != table:
                 notes.append(f"{d.path} gets a {table} partition table (the source disk has {src})")
         else:
             table = src or "gpt"
             if table == "msdos" and d.size > MSDOS_MAX_DISK:
                 table = "gpt"
-                notes.append(f"{d.path} gets a gpt partition table: msdos cannot address its "
-                             f"{format_size(d.size)}")
+                notes.append(
+                    f"{d.path} gets a gpt partition table: msdos cannot address its {format_size(d.size)}"
+                )
         tables[d.index] = table
     return tables, notes
 
@@ -314,8 +369,13 @@ def boot_disk(wants: Sequence[Want], fallback: int) -> int:
 
 
 def boot_wants(
-    wants: Sequence[Want], sources: Sources, tables: Mapping[int, TableType], choices: LayoutChoices,
-    *, disk: int, machine: Machine,
+    wants: Sequence[Want],
+    sources: Sources,
+    tables: Mapping[int, TableType],
+    choices: LayoutChoices,
+    *,
+    disk: int,
+    machine: Machine,
 ) -> tuple[list[Want], list[str]]:
     """bios_grub (own boot, BIOS, gpt) or an ESP (own boot, EFI) on ``disk``."""
     if choices.boot != "own":
@@ -328,10 +388,29 @@ def boot_wants(
         return [], []
     esp = sources.esp
     if esp is None:
-        return [Want("esp", disk, "EFI system partition", "fit", floor_min=ESP_NEW, mountpoint="/boot/efi",
-                     fstype="vfat")], [
-            "the source has no EFI system partition; an empty one is created at /boot/efi"]
+        return [
+            Want(
+                "esp",
+                disk,
+                "EFI system partition",
+                "fit",
+                floor_min=ESP_NEW,
+                mountpoint="/boot/efi",
+                fstype="vfat",
+            )
+        ], ["the source has no EFI system partition; an empty one is created at /boot/efi"]
     least = max(ESP_MIN, align_up(source_size(machine, esp)))
-    return [Want("esp", disk, "EFI system partition", "fit", floor_min=least,
-                 mountpoint=esp.mountpoint, fstype="vfat", source=esp, used=sources.used[esp.device],
-                 inodes_used=esp.inodes_used)], []
+    return [
+        Want(
+            "esp",
+            disk,
+            "EFI system partition",
+            "fit",
+            floor_min=least,
+            mountpoint=esp.mountpoint,
+            fstype="vfat",
+            source=esp,
+            used=sources.used[esp.device],
+            inodes_used=esp.inodes_used,
+        )
+    ], []

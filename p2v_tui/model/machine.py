@@ -67,7 +67,7 @@ class Subvolume:
 @dataclass(frozen=True)
 class Filesystem:
     device: str
-    """Block device holding it: partition, LV (``/dev/mapper/vg-root``) or md."""
+    """Block device holding it: partition, LV (``/dev/VG/LV``) or md."""
     fstype: str
     """``ext2 ext3 ext4 xfs btrfs vfat`` ... as blkid names it."""
     uuid: str = ""

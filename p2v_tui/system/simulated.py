@@ -121,4 +121,3 @@ class SimulatedTarget:
 
     def close(self) -> None:
         pass
-

@@ -69,7 +69,11 @@ class RsyncTransfer:
         self, job: CopyJob, source_dir: str, on_progress: ProgressCallback, cancel: threading.Event
     ) -> JobResult:
         argv = rsync_argv(
-            job, source_dir, self.destination(job), remote_shell=self.remote_shell, bwlimit_kib=self.bwlimit_kib
+            job,
+            source_dir,
+            self.destination(job),
+            remote_shell=self.remote_shell,
+            bwlimit_kib=self.bwlimit_kib,
         )
         log.info("copy: %s", shlex.join(argv))
         env = dict(os.environ, LC_ALL="C")

@@ -35,8 +35,15 @@ META = frozenset({LINKS, "commands.txt", "notes.txt", "edits.txt"})
 
 
 def fs(device: str, fstype: str, mountpoint: str | None, uuid: str = "", label: str = "") -> Filesystem:
-    return Filesystem(device=device, fstype=fstype, uuid=uuid, label=label, size=10 * GiB,
-                      used=2 * GiB, mountpoint=mountpoint)
+    return Filesystem(
+        device=device,
+        fstype=fstype,
+        uuid=uuid,
+        label=label,
+        size=10 * GiB,
+        used=2 * GiB,
+        mountpoint=mountpoint,
+    )
 
 
 def swap(path: str, uuid: str = "", kind: Literal["partition", "file"] = "partition") -> SwapArea:
@@ -46,46 +53,96 @@ def swap(path: str, uuid: str = "", kind: Literal["partition", "file"] = "partit
 def disk(path: str, *parts: tuple[int, str, str], table: Literal["gpt", "msdos"] = "msdos") -> Disk:
     """``parts``: (number, part_uuid, name)."""
     sep = "p" if path[-1].isdigit() else ""
-    return Disk(path=path, size=500 * GiB, table=table, partitions=tuple(
-        Partition(path=f"{path}{sep}{n}", number=n, start=n * GiB, size=GiB, part_uuid=pu, name=name)
-        for n, pu, name in parts))
+    return Disk(
+        path=path,
+        size=500 * GiB,
+        table=table,
+        partitions=tuple(
+            Partition(path=f"{path}{sep}{n}", number=n, start=n * GiB, size=GiB, part_uuid=pu, name=name)
+            for n, pu, name in parts
+        ),
+    )
 
 
 def vg(name: str, *lvs: str) -> VolumeGroup:
-    return VolumeGroup(name=name, size=100 * GiB, pvs=("/dev/sda2",), lvs=tuple(
-        LogicalVolume(vg=name, name=lv, size=10 * GiB, path=f"/dev/{name}/{lv}") for lv in lvs))
+    return VolumeGroup(
+        name=name,
+        size=100 * GiB,
+        pvs=("/dev/sda2",),
+        lvs=tuple(LogicalVolume(vg=name, name=lv, size=10 * GiB, path=f"/dev/{name}/{lv}") for lv in lvs),
+    )
 
 
 # ------------------------------------------------------------------ target
 
 
-def planned(number: int, role: PartitionRole, fstype: str | None, mountpoint: str | None,
-            source: str | None, *, uuid: str = "", label: str = "", disk: str = "/dev/vda",
-            size: int = 10 * GiB) -> PlannedPartition:
-    return PlannedPartition(disk_index=0, number=number, start=number * GiB, size=size, role=role,
-                            device=f"{disk}{number}", fstype=fstype, mountpoint=mountpoint, uuid=uuid,
-                            label=label, source=source, logical=number > 4)
-
-
-def plan(*parts: PlannedPartition, table: Literal["gpt", "msdos"] = "msdos", disk: str = "/dev/vda",
-         boot: Literal["own", "cluster"] = "own", firmware: Literal["bios", "efi"] = "bios",
-         merged: Mapping[str, str] | None = None, dropped: tuple[str, ...] = (),
-         swapfiles: tuple[str, ...] = ()) -> Plan:
-    return Plan(
-        disks=(DiskPlan(disk=TargetDisk(0, disk, 40 * GiB), table=table, partitions=parts),),
-        mounts=(), copies=(),
-        swapfiles=tuple(SwapFilePlan(path=p, size=512 * MiB) for p in swapfiles),
-        boot=boot, firmware=firmware,
-        bootloader_disk=disk if boot == "own" and firmware == "bios" else None,
-        dropped=dropped, merged=MappingProxyType(dict(merged or {})),
+def planned(
+    number: int,
+    role: PartitionRole,
+    fstype: str | None,
+    mountpoint: str | None,
+    source: str | None,
+    *,
+    uuid: str = "",
+    label: str = "",
+    disk: str = "/dev/vda",
+    size: int = 10 * GiB,
+) -> PlannedPartition:
+    return PlannedPartition(
+        disk_index=0,
+        number=number,
+        start=number * GiB,
+        size=size,
+        role=role,
+        device=f"{disk}{number}",
+        fstype=fstype,
+        mountpoint=mountpoint,
+        uuid=uuid,
+        label=label,
+        source=source,
+        logical=number > 4,
     )
 
 
-def facts(name: str, *macs: str, hypervisor: Literal["kvm", "xen-pvm", "xen-hvm", "lxc"] = "kvm",
-          serial_console: bool = True, kernel_path: str = "", kernel_args: str = "") -> InstanceFacts:
-    return InstanceFacts(name=name, hypervisor=hypervisor, serial_console=serial_console,
-                         kernel_path=kernel_path, kernel_args=kernel_args,
-                         nics=tuple(Nic(index=i, mac=m) for i, m in enumerate(macs)))
+def plan(
+    *parts: PlannedPartition,
+    table: Literal["gpt", "msdos"] = "msdos",
+    disk: str = "/dev/vda",
+    boot: Literal["own", "cluster"] = "own",
+    firmware: Literal["bios", "efi"] = "bios",
+    merged: Mapping[str, str] | None = None,
+    dropped: tuple[str, ...] = (),
+    swapfiles: tuple[str, ...] = (),
+) -> Plan:
+    return Plan(
+        disks=(DiskPlan(disk=TargetDisk(0, disk, 40 * GiB), table=table, partitions=parts),),
+        mounts=(),
+        copies=(),
+        swapfiles=tuple(SwapFilePlan(path=p, size=512 * MiB) for p in swapfiles),
+        boot=boot,
+        firmware=firmware,
+        bootloader_disk=disk if boot == "own" and firmware == "bios" else None,
+        dropped=dropped,
+        merged=MappingProxyType(dict(merged or {})),
+    )
+
+
+def facts(
+    name: str,
+    *macs: str,
+    hypervisor: Literal["kvm", "xen-pvm", "xen-hvm", "lxc"] = "kvm",
+    serial_console: bool = True,
+    kernel_path: str = "",
+    kernel_args: str = "",
+) -> InstanceFacts:
+    return InstanceFacts(
+        name=name,
+        hypervisor=hypervisor,
+        serial_console=serial_console,
+        kernel_path=kernel_path,
+        kernel_args=kernel_args,
+        nics=tuple(Nic(index=i, mac=m) for i, m in enumerate(macs)),
+    )
 
 
 # ------------------------------------------------------------------ trees
@@ -124,8 +181,9 @@ def meta_texts(result: FixupSet, after: ConfigSnapshot) -> dict[str, str]:
         LINKS: "".join(f"{p} -> {t}\n" for p, t in sorted(after.links.items())),
         "commands.txt": "".join(f"{shlex.join(c.argv)}\t# {c.fixup}\n" for c in result.commands),
         "notes.txt": "".join(f"{n}\n" for n in result.notes),
-        "edits.txt": "".join(f"{e.path}\t{e.fixup}\t{'optional' if e.optional else 'required'}\n"
-                             for e in result.edits),
+        "edits.txt": "".join(
+            f"{e.path}\t{e.fixup}\t{'optional' if e.optional else 'required'}\n" for e in result.edits
+        ),
     }
 
 
@@ -161,22 +219,40 @@ def read_expected(root: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 # ------------------------------------------------------------------ one-off runs
 
-DEBIAN12 = OsInfo(id="debian", version_id="12", init="systemd", initramfs="initramfs-tools",
-                  bootloader="grub2", grub_install="grub-install", grub_mkconfig="update-grub",
-                  grub_cfg="/boot/grub/grub.cfg", kernels=("6.1.0-13-amd64",))
+DEBIAN12 = OsInfo(
+    id="debian",
+    version_id="12",
+    init="systemd",
+    initramfs="initramfs-tools",
+    bootloader="grub2",
+    grub_install="grub-install",
+    grub_mkconfig="update-grub",
+    grub_cfg="/boot/grub/grub.cfg",
+    kernels=("6.1.0-13-amd64",),
+)
 
 
-def run(files: Mapping[str, str], *, links: Mapping[str, str] | None = None, os: OsInfo = DEBIAN12,
-        filesystems: tuple[Filesystem, ...] = (), swaps: tuple[SwapArea, ...] = (),
-        disks: tuple[Disk, ...] = (), volume_groups: tuple[VolumeGroup, ...] = (),
-        the_plan: Plan | None = None, the_facts: InstanceFacts | None = None,
-        choices: FixupChoices | None = None) -> FixupSet:
+def run(
+    files: Mapping[str, str],
+    *,
+    links: Mapping[str, str] | None = None,
+    os: OsInfo = DEBIAN12,
+    filesystems: tuple[Filesystem, ...] = (),
+    swaps: tuple[SwapArea, ...] = (),
+    disks: tuple[Disk, ...] = (),
+    volume_groups: tuple[VolumeGroup, ...] = (),
+    the_plan: Plan | None = None,
+    the_facts: InstanceFacts | None = None,
+    choices: FixupChoices | None = None,
+) -> FixupSet:
     """plan_fixups on a machine with just these files."""
     config = ConfigSnapshot(files=MappingProxyType(dict(files)), links=MappingProxyType(dict(links or {})))
-    machine = Machine(disks=disks, filesystems=filesystems, swaps=swaps, volume_groups=volume_groups,
-                      os=os, config=config)
-    return plan_fixups(machine, the_plan or plan(), the_facts or facts("host.example.com"),
-                       choices or FixupChoices())
+    machine = Machine(
+        disks=disks, filesystems=filesystems, swaps=swaps, volume_groups=volume_groups, os=os, config=config
+    )
+    return plan_fixups(
+        machine, the_plan or plan(), the_facts or facts("host.example.com"), choices or FixupChoices()
+    )
 
 
 def text_after(result: FixupSet, path: str, before: str | None = None) -> str | None:

@@ -18,30 +18,44 @@ GETTY = "/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
 ROOT = planned(1, "filesystem", "ext4", "/", "/dev/sda1", uuid="1111")
 
 
-@pytest.mark.parametrize(("hypervisor", "serial", "choice", "expected"), [
-    ("kvm", True, "auto", "ttyS0"),
-    ("kvm", False, "auto", None),
-    ("xen-pvm", False, "auto", "hvc0"),
-    ("xen-hvm", True, "auto", None),
-    ("lxc", True, "auto", None),
-    ("kvm", True, "none", None),
-    ("lxc", False, "ttyS0", "ttyS0"),
-    ("kvm", True, "hvc0", "hvc0"),
-])
+@pytest.mark.parametrize(
+    ("hypervisor", "serial", "choice", "expected"),
+    [
+        ("kvm", True, "auto", "ttyS0"),
+        ("kvm", False, "auto", None),
+        ("xen-pvm", False, "auto", "hvc0"),
+        ("xen-hvm", True, "auto", None),
+        ("lxc", True, "auto", None),
+        ("kvm", True, "none", None),
+        ("lxc", False, "ttyS0", "ttyS0"),
+        ("kvm", True, "hvc0", "hvc0"),
+    ],
+)
 def test_console_device(hypervisor: str, serial: bool, choice: str, expected: str | None) -> None:
     f = facts("h", hypervisor=hypervisor, serial_console=serial)  # type: ignore[arg-type]
     assert console_device(f, FixupChoices(console=choice)) == expected  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("os", "links", "target"), [
-    (DEBIAN12, {"/etc/systemd/system/getty.target.wants/getty@tty1.service":
-                "/lib/systemd/system/getty@.service", "/lib": "usr/lib"},
-     "/lib/systemd/system/serial-getty@.service"),
-    (DEBIAN12, {"/lib": "usr/lib"}, "/usr/lib/systemd/system/serial-getty@.service"),
-    (DEBIAN12, {}, "/lib/systemd/system/serial-getty@.service"),
-    (OsInfo(id="almalinux", id_like=("rhel",), init="systemd"), {},
-     "/usr/lib/systemd/system/serial-getty@.service"),
-])
+@pytest.mark.parametrize(
+    ("os", "links", "target"),
+    [
+        (
+            DEBIAN12,
+            {
+                "/etc/systemd/system/getty.target.wants/getty@tty1.service": "/lib/systemd/system/getty@.service",  # noqa: E501
+                "/lib": "usr/lib",
+            },
+            "/lib/systemd/system/serial-getty@.service",
+        ),
+        (DEBIAN12, {"/lib": "usr/lib"}, "/usr/lib/systemd/system/serial-getty@.service"),
+        (DEBIAN12, {}, "/lib/systemd/system/serial-getty@.service"),
+        (
+            OsInfo(id="almalinux", id_like=("rhel",), init="systemd"),
+            {},
+            "/usr/lib/systemd/system/serial-getty@.service",
+        ),
+    ],
+)
 def test_serial_getty_link(os: OsInfo, links: dict[str, str], target: str) -> None:
     edit = edit_for(run({}, links=links, os=os), GETTY)
     assert edit is not None and edit.kind == "symlink" and edit.new == target and edit.optional
@@ -56,7 +70,8 @@ def test_serial_getty_already_enabled() -> None:
 def test_inittab_hvc0_appended_with_its_own_id() -> None:
     text = "id:2:initdefault:\n1:2345:respawn:/sbin/getty 38400 tty1\n"
     assert inittab_with_getty(text, "hvc0") == (
-        text + "\n# p2v: a login prompt on the instance's console\nh0:2345:respawn:/sbin/getty 38400 hvc0\n")
+        text + "\n# p2v: a login prompt on the instance's console\nh0:2345:respawn:/sbin/getty 38400 hvc0\n"
+    )
 
 
 def test_inittab_with_a_getty_there_already() -> None:
@@ -90,31 +105,38 @@ def test_console_none_changes_nothing_for_the_console() -> None:
     result = run({"/etc/default/grub": grub}, the_plan=plan(ROOT), choices=FixupChoices(console="none"))
     assert edit_for(result, GETTY) is None
     assert text_after(result, "/etc/default/grub") == (
-        '# p2v: was: GRUB_CMDLINE_LINUX="console=ttyS1 root=/dev/sda1"\nGRUB_CMDLINE_LINUX="console=ttyS1"\n')
+        '# p2v: was: GRUB_CMDLINE_LINUX="console=ttyS1 root=/dev/sda1"\nGRUB_CMDLINE_LINUX="console=ttyS1"\n'
+    )
     assert "console" not in result.optional_ids
 
 
 def test_console_turned_off() -> None:
     grub = 'GRUB_CMDLINE_LINUX="root=/dev/sda1"\n'
     on = run({"/etc/default/grub": grub}, the_plan=plan(ROOT))
-    off = run({"/etc/default/grub": grub}, the_plan=plan(ROOT),
-              choices=FixupChoices(disabled=frozenset({"console"})))
+    off = run(
+        {"/etc/default/grub": grub},
+        the_plan=plan(ROOT),
+        choices=FixupChoices(disabled=frozenset({"console"})),
+    )
     assert "console" in on.optional_ids and "console" in off.optional_ids
     edit_on, edit_off = edit_for(on, "/etc/default/grub"), edit_for(off, "/etc/default/grub")
     assert edit_on is not None and edit_on.fixup == "grub+console" and not edit_on.optional
     assert edit_off is not None and edit_off.fixup == "grub"
-    assert edit_off.new is not None and "GRUB_CMDLINE_LINUX=\"\"" in edit_off.new
+    assert edit_off.new is not None and 'GRUB_CMDLINE_LINUX=""' in edit_off.new
     assert edit_for(off, GETTY) is None
     assert any(n.startswith("console: turned off") for n in off.notes)
 
 
 def test_grub_d_assignment_that_wins_gets_the_console() -> None:
-    files = {"/etc/default/grub": 'GRUB_CMDLINE_LINUX="quiet console=ttyS1"\n',
-             "/etc/default/grub.d/60-local.cfg": 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX splash"\n'}
+    files = {
+        "/etc/default/grub": 'GRUB_CMDLINE_LINUX="quiet console=ttyS1"\n',
+        "/etc/default/grub.d/60-local.cfg": 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX splash"\n',
+    }
     result = run(files)
     assert 'GRUB_CMDLINE_LINUX="quiet"\n' in (text_after(result, "/etc/default/grub") or "")
     assert (text_after(result, "/etc/default/grub.d/60-local.cfg") or "").endswith(
-        'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX splash console=tty0 console=ttyS0,115200n8"\n')
+        'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX splash console=tty0 console=ttyS0,115200n8"\n'
+    )
 
 
 def test_grub_without_cmdline_or_terminal_gets_them() -> None:
@@ -122,14 +144,16 @@ def test_grub_without_cmdline_or_terminal_gets_them() -> None:
     result = run({"/etc/default/grub": grub})
     assert text_after(result, "/etc/default/grub") == (
         'GRUB_TIMEOUT=5\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=9600"\n'
-        "# p2v: the instance's console\nGRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200n8\"\n"
-        '# p2v: GRUB on the serial console too\nGRUB_TERMINAL="console serial"\n')
+        '# p2v: the instance\'s console\nGRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8"\n'
+        '# p2v: GRUB on the serial console too\nGRUB_TERMINAL="console serial"\n'
+    )
 
 
 def test_hvc0_console_sets_no_grub_terminal() -> None:
     result = run({"/etc/default/grub": 'GRUB_CMDLINE_LINUX=""\n'}, the_facts=facts("h", hypervisor="xen-pvm"))
     assert text_after(result, "/etc/default/grub") == (
-        '# p2v: was: GRUB_CMDLINE_LINUX=""\nGRUB_CMDLINE_LINUX="console=hvc0"\n')
+        '# p2v: was: GRUB_CMDLINE_LINUX=""\nGRUB_CMDLINE_LINUX="console=hvc0"\n'
+    )
 
 
 def test_boot_cluster_leaves_grub_alone() -> None:
@@ -149,8 +173,9 @@ def test_grub_legacy_is_not_supported() -> None:
 
 
 def test_grub_disable_linux_uuid_false_stays() -> None:
-    result = run({"/etc/default/grub": "GRUB_DISABLE_LINUX_UUID=false\n"},
-                 choices=FixupChoices(console="none"))
+    result = run(
+        {"/etc/default/grub": "GRUB_DISABLE_LINUX_UUID=false\n"}, choices=FixupChoices(console="none")
+    )
     assert edit_for(result, "/etc/default/grub") is None
 
 
@@ -161,14 +186,17 @@ SMALL = planned(2, "swap", "swap", None, "/dev/sda2", uuid="cccc", size=1 << 30)
 LARGE = planned(3, "swap", "swap", None, "/dev/sda3", uuid="dddd", size=4 << 30)
 
 
-@pytest.mark.parametrize(("before", "parts", "after"), [
-    ("RESUME=UUID=aaaa\n", (SMALL, LARGE), "# p2v: was: RESUME=UUID=aaaa\nRESUME=UUID=cccc\n"),
-    ("RESUME=/dev/sdz9\n", (SMALL, LARGE), "# p2v: was: RESUME=/dev/sdz9\nRESUME=UUID=dddd\n"),
-    ("RESUME=UUID=aaaa\n", (LARGE,), "# p2v: was: RESUME=UUID=aaaa\nRESUME=UUID=dddd\n"),
-    ("RESUME=UUID=aaaa\n", (), "# p2v: was: RESUME=UUID=aaaa\nRESUME=none\n"),
-    ("RESUME=none\n", (SMALL,), "RESUME=none\n"),
-    ("RESUME=UUID=cccc\n", (SMALL,), "RESUME=UUID=cccc\n"),
-])
+@pytest.mark.parametrize(
+    ("before", "parts", "after"),
+    [
+        ("RESUME=UUID=aaaa\n", (SMALL, LARGE), "# p2v: was: RESUME=UUID=aaaa\nRESUME=UUID=cccc\n"),
+        ("RESUME=/dev/sdz9\n", (SMALL, LARGE), "# p2v: was: RESUME=/dev/sdz9\nRESUME=UUID=dddd\n"),
+        ("RESUME=UUID=aaaa\n", (LARGE,), "# p2v: was: RESUME=UUID=aaaa\nRESUME=UUID=dddd\n"),
+        ("RESUME=UUID=aaaa\n", (), "# p2v: was: RESUME=UUID=aaaa\nRESUME=none\n"),
+        ("RESUME=none\n", (SMALL,), "RESUME=none\n"),
+        ("RESUME=UUID=cccc\n", (SMALL,), "RESUME=UUID=cccc\n"),
+    ],
+)
 def test_resume_conf(before: str, parts: tuple[object, ...], after: str) -> None:
     path = "/etc/initramfs-tools/conf.d/resume"
     result = run({path: before}, swaps=SWAPS, the_plan=plan(ROOT, *parts))  # type: ignore[arg-type]
@@ -177,10 +205,15 @@ def test_resume_conf(before: str, parts: tuple[object, ...], after: str) -> None
 
 def test_resume_on_the_kernel_command_line() -> None:
     grub = 'GRUB_CMDLINE_LINUX_DEFAULT="quiet resume=/dev/sda2 resume_offset=4096"\n'
-    result = run({"/etc/default/grub": grub}, swaps=SWAPS, the_plan=plan(ROOT, SMALL),
-                 choices=FixupChoices(console="none"))
+    result = run(
+        {"/etc/default/grub": grub},
+        swaps=SWAPS,
+        the_plan=plan(ROOT, SMALL),
+        choices=FixupChoices(console="none"),
+    )
     assert text_after(result, "/etc/default/grub") == (
-        f'# p2v: was: {grub}GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+        f'# p2v: was: {grub}GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+    )
 
 
 # ---------------------------------------------------------------- crypttab
@@ -189,10 +222,12 @@ CRYPT = "/etc/crypttab"
 
 
 def test_random_swap_follows_its_partition_and_luks_goes() -> None:
-    crypttab = ("# <target name> <source device> <key file> <options>\n"
-                "cswap /dev/sda2 /dev/urandom swap,cipher=aes-xts-plain64,size=256\n"
-                "ctmp /dev/sda4 /dev/urandom tmp\n"
-                "home UUID=9999 none luks\n")
+    crypttab = (
+        "# <target name> <source device> <key file> <options>\n"
+        "cswap /dev/sda2 /dev/urandom swap,cipher=aes-xts-plain64,size=256\n"
+        "ctmp /dev/sda4 /dev/urandom tmp\n"
+        "home UUID=9999 none luks\n"
+    )
     result = run({CRYPT: crypttab}, the_plan=plan(ROOT, planned(2, "swap", "swap", None, "/dev/sda2")))
     assert text_after(result, CRYPT) == (
         "# <target name> <source device> <key file> <options>\n"
@@ -200,17 +235,19 @@ def test_random_swap_follows_its_partition_and_luks_goes() -> None:
         "cswap /dev/vda2 /dev/urandom swap,cipher=aes-xts-plain64,size=256\n"
         "# p2v: random-key volume not migrated: ctmp /dev/sda4 /dev/urandom tmp\n"
         "# p2v: encrypted container not migrated (p2v copies files, not containers): "
-        "home UUID=9999 none luks\n")
+        "home UUID=9999 none luks\n"
+    )
     assert any("cswap now uses /dev/vda2" in n for n in result.notes)
 
 
 def test_unlocked_container_whose_files_were_copied() -> None:
     crypttab = "data UUID=9999 none luks\n"
     fstab = "/dev/mapper/data /data ext4 defaults 0 2\n"
-    result = run({CRYPT: crypttab, "/etc/fstab": fstab},
-                 filesystems=(fs("/dev/mapper/data", "ext4", "/data", "eeee"),),
-                 the_plan=plan(ROOT, planned(2, "filesystem", "ext4", "/data", "/dev/mapper/data",
-                                             uuid="ffff")))
+    result = run(
+        {CRYPT: crypttab, "/etc/fstab": fstab},
+        filesystems=(fs("/dev/mapper/data", "ext4", "/data", "eeee"),),
+        the_plan=plan(ROOT, planned(2, "filesystem", "ext4", "/data", "/dev/mapper/data", uuid="ffff")),
+    )
     assert text_after(result, "/etc/fstab") == f"# p2v: was: {fstab}UUID=ffff /data ext4 defaults 0 2\n"
     assert any("from the encrypted volume data to the unencrypted /dev/vda2" in n for n in result.notes)
 
@@ -221,7 +258,8 @@ def test_unlocked_container_whose_files_were_copied() -> None:
 def test_modules_already_listed_are_not_added_twice() -> None:
     text = "virtio-pci\nvirtio_blk\n# virtio_scsi\n"
     assert modules_with(text, ("virtio_pci", "virtio_blk", "virtio_scsi")) == (
-        text + "# p2v: drivers of the instance's virtual disk and network card\nvirtio_scsi\n")
+        text + "# p2v: drivers of the instance's virtual disk and network card\nvirtio_scsi\n"
+    )
     assert modules_with("virtio_pci\n", ("virtio_pci",)) == "virtio_pci\n"
 
 
@@ -239,28 +277,44 @@ def _argvs(os: OsInfo, **plan_args: object) -> list[list[str]]:
 
 
 def test_commands_bios_debian() -> None:
-    assert _argvs(DEBIAN12) == [["update-initramfs", "-u", "-k", "all"],
-                                ["grub-install", "--target=i386-pc", "--recheck", "/dev/vda"],
-                                ["update-grub"]]
+    assert _argvs(DEBIAN12) == [
+        ["update-initramfs", "-u", "-k", "all"],
+        ["grub-install", "--target=i386-pc", "--recheck", "/dev/vda"],
+        ["update-grub"],
+    ]
 
 
 def test_commands_efi_debian() -> None:
     assert _argvs(DEBIAN12, firmware="efi", table="gpt")[1:] == [
-        ["grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi", "--bootloader-id=debian",
-         "--no-nvram"],
+        [
+            "grub-install",
+            "--target=x86_64-efi",
+            "--efi-directory=/boot/efi",
+            "--bootloader-id=debian",
+            "--no-nvram",
+        ],
         ["grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi", "--removable"],
-        ["update-grub"]]
+        ["update-grub"],
+    ]
 
 
 def test_commands_dracut() -> None:
     debian_dracut = replace(DEBIAN12, initramfs="dracut")
     assert _argvs(debian_dracut)[0] == ["dracut", "-f", "--regenerate-all"]
-    rhel = OsInfo(id="centos", id_like=("rhel",), init="systemd", initramfs="dracut", bootloader="grub2",
-                  grub_mkconfig="grub2-mkconfig", kernels=("3.10.0-1160.el7.x86_64",))
+    rhel = OsInfo(
+        id="centos",
+        id_like=("rhel",),
+        init="systemd",
+        initramfs="dracut",
+        bootloader="grub2",
+        grub_mkconfig="grub2-mkconfig",
+        kernels=("3.10.0-1160.el7.x86_64",),
+    )
     assert _argvs(rhel) == [
         ["dracut", "-f", "/boot/initramfs-3.10.0-1160.el7.x86_64.img", "3.10.0-1160.el7.x86_64"],
         ["grub2-install", "--target=i386-pc", "--recheck", "/dev/vda"],
-        ["grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"]]
+        ["grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"],
+    ]
 
 
 def test_no_bootloader_on_the_source() -> None:

@@ -28,8 +28,11 @@ UPDATE = os.environ.get("P2V_UPDATE_GOLDEN") == "1"
 
 
 def _diff(name: str, expected: str, actual: str) -> str:
-    return "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
-                                        f"expected/{name}", f"actual/{name}"))
+    return "".join(
+        difflib.unified_diff(
+            expected.splitlines(True), actual.splitlines(True), f"expected/{name}", f"actual/{name}"
+        )
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -46,8 +49,14 @@ def test_golden(case: Case) -> None:
     for path in sorted(set(files) | set(after.files)):
         want, got = files.get(path), after.files.get(path)
         if want != got:
-            problems.append(f"{path}: " + (_diff(path, want, got) if want is not None and got is not None
-                                            else f"expected {'absent' if want is None else 'present'}"))
+            problems.append(
+                f"{path}: "
+                + (
+                    _diff(path, want, got)
+                    if want is not None and got is not None
+                    else f"expected {'absent' if want is None else 'present'}"
+                )
+            )
     for name in sorted(set(meta) | set(expected_meta)):
         if meta.get(name, "") != expected_meta.get(name, ""):
             problems.append(_diff(name, expected_meta.get(name, ""), meta.get(name, "")))
@@ -101,8 +110,13 @@ def test_diffs_apply_with_patch(case: Case, tmp_path: Path) -> None:
     for edit in result.edits:
         if edit.kind == "symlink":
             continue
-        done = subprocess.run([patch, "-p1", "--forward", "--batch", "--silent"], cwd=tree,
-                              input=edit.diff(), text=True, capture_output=True)
+        done = subprocess.run(
+            [patch, "-p1", "--forward", "--batch", "--silent"],
+            cwd=tree,
+            input=edit.diff(),
+            text=True,
+            capture_output=True,
+        )
         assert done.returncode == 0, f"{edit.path}: {done.stdout}{done.stderr}\n{edit.diff()}"
     files, _meta = read_expected(root / "out")
     for path, want in files.items():

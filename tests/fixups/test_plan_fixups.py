@@ -15,20 +15,35 @@ FILES = {
 }
 FILESYSTEMS = (fs("/dev/sda1", "ext4", "/", "1111"),)
 SWAPS = (swap("/dev/sda2", "2222"),)
-PLAN = plan(planned(1, "filesystem", "ext4", "/", "/dev/sda1", uuid="aaaa"),
-            planned(2, "swap", "swap", None, "/dev/sda2", uuid="bbbb"))
+PLAN = plan(
+    planned(1, "filesystem", "ext4", "/", "/dev/sda1", uuid="aaaa"),
+    planned(2, "swap", "swap", None, "/dev/sda2", uuid="bbbb"),
+)
 STATIC = FixupChoices(static=StaticAddress("192.0.2.9/24"))
 
 
 def test_optional_fixups_are_listed_and_can_be_turned_off() -> None:
-    everything = run(FILES, the_plan=PLAN, the_facts=facts("new", "aa:00:00:00:00:09"), choices=STATIC,
-                     filesystems=FILESYSTEMS, swaps=SWAPS)
+    everything = run(
+        FILES,
+        the_plan=PLAN,
+        the_facts=facts("new", "aa:00:00:00:00:09"),
+        choices=STATIC,
+        filesystems=FILESYSTEMS,
+        swaps=SWAPS,
+    )
     assert everything.optional_ids == {"console", "network-names", "network-static"}
     assert {f.id for f in FIXUPS if f.optional} == everything.optional_ids
-    off = run(FILES, the_plan=PLAN, the_facts=facts("new", "aa:00:00:00:00:09"),
-              choices=FixupChoices(static=StaticAddress("192.0.2.9/24"),
-                                   disabled=frozenset({"network-static", "network-names", "fstab"})),
-              filesystems=FILESYSTEMS, swaps=SWAPS)
+    off = run(
+        FILES,
+        the_plan=PLAN,
+        the_facts=facts("new", "aa:00:00:00:00:09"),
+        choices=FixupChoices(
+            static=StaticAddress("192.0.2.9/24"),
+            disabled=frozenset({"network-static", "network-names", "fstab"}),
+        ),
+        filesystems=FILESYSTEMS,
+        swaps=SWAPS,
+    )
     assert off.optional_ids == everything.optional_ids
     assert edit_for(off, "/etc/network/interfaces") is None
     assert edit_for(off, "/etc/systemd/network/10-p2v-ens3.link") is None
@@ -50,7 +65,8 @@ def test_one_edit_per_file_with_the_ids_that_made_it() -> None:
         "+# p2v: GRUB on the serial console too\n"
         '+GRUB_TERMINAL="console serial"\n'
         "+# p2v: the instance's serial port for GRUB\n"
-        '+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n')
+        '+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n'
+    )
 
 
 def test_commands_come_in_order() -> None:
@@ -70,10 +86,8 @@ def test_uuids_known_after_mkfs() -> None:
     before = plan(planned(1, "filesystem", "ext4", "/", "/dev/sda1"))
     after = plan(planned(1, "filesystem", "ext4", "/", "/dev/sda1", uuid="cafe"))
     fstab = {"/etc/fstab": "/dev/sda1 / ext4 defaults 0 1\n"}
-    first = edit_for(run(fstab, the_plan=before, filesystems=FILESYSTEMS, swaps=SWAPS),
-                     "/etc/fstab")
-    second = edit_for(run(fstab, the_plan=after, filesystems=FILESYSTEMS, swaps=SWAPS),
-                     "/etc/fstab")
+    first = edit_for(run(fstab, the_plan=before, filesystems=FILESYSTEMS, swaps=SWAPS), "/etc/fstab")
+    second = edit_for(run(fstab, the_plan=after, filesystems=FILESYSTEMS, swaps=SWAPS), "/etc/fstab")
     assert first is not None and first.new is not None
     assert first.new.endswith("/dev/vda1 / ext4 defaults 0 1\n")
     assert second is not None and second.new is not None

@@ -62,8 +62,9 @@ def matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return match
 
 
-def walk(root: Path, skip: Callable[[str], bool] = lambda rel: False
-         ) -> Iterator[tuple[str, os.stat_result, bool]]:
+def walk(
+    root: Path, skip: Callable[[str], bool] = lambda rel: False
+) -> Iterator[tuple[str, os.stat_result, bool]]:
     """(relative path, lstat, is a mount point) for every entry below ``root``, sorted per directory."""
     root_dev = os.lstat(root).st_dev
     stack = [""]
@@ -130,9 +131,15 @@ def _digest(path: Path, st: os.stat_result) -> str:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISREG, "file"), (stat.S_ISDIR, "dir"), (stat.S_ISLNK, "symlink"),
-                       (stat.S_ISCHR, "chr"), (stat.S_ISBLK, "blk"), (stat.S_ISFIFO, "fifo"),
-                       (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISREG, "file"),
+        (stat.S_ISDIR, "dir"),
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISCHR, "chr"),
+        (stat.S_ISBLK, "blk"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return f"mode {mode:o}"
@@ -140,7 +147,7 @@ def _kind(mode: int) -> str:
 
 def decode_acl(raw: bytes) -> str:
     """``system.posix_acl_*`` xattr value as getfacl's short text, e.g. ``user::rw-,user:1000:r--``."""
-    version, = struct.unpack_from("<I", raw)
+    (version,) = struct.unpack_from("<I", raw)
     if version != 2:
         return f"<acl version {version}: {raw.hex()}>"
     entries = []
@@ -214,8 +221,16 @@ def _extents_text(extents: list[tuple[int, int]]) -> str:
     return text + (",..." if len(extents) > 4 else "") or "none"
 
 
-def _compare_entry(rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat_result, *,
-                   symlink_mtime: bool, must_be_dense: bool) -> list[str]:
+def _compare_entry(
+    rel: str,
+    src: Path,
+    dst: Path,
+    a: os.stat_result,
+    b: os.stat_result,
+    *,
+    symlink_mtime: bool,
+    must_be_dense: bool,
+) -> list[str]:
     if stat.S_IFMT(a.st_mode) != stat.S_IFMT(b.st_mode):
         return [f"{shown(rel)}: type {_kind(a.st_mode)} != {_kind(b.st_mode)}"]
     out = []
@@ -229,8 +244,10 @@ def _compare_entry(rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat
     if link and os.readlink(src) != os.readlink(dst):
         out.append(f"{shown(rel)}: symlink target {os.readlink(src)!r} != {os.readlink(dst)!r}")
     if (stat.S_ISCHR(a.st_mode) or stat.S_ISBLK(a.st_mode)) and a.st_rdev != b.st_rdev:
-        out.append(f"{shown(rel)}: device {os.major(a.st_rdev)}:{os.minor(a.st_rdev)} "
-                   f"!= {os.major(b.st_rdev)}:{os.minor(b.st_rdev)}")
+        out.append(
+            f"{shown(rel)}: device {os.major(a.st_rdev)}:{os.minor(a.st_rdev)} "
+            f"!= {os.major(b.st_rdev)}:{os.minor(b.st_rdev)}"
+        )
     if stat.S_ISREG(a.st_mode):
         out += _compare_file(rel, src, dst, a, b, must_be_dense=must_be_dense)
     xa, xb = xattrs(src), xattrs(dst)
@@ -247,8 +264,9 @@ def _compare_entry(rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat
     return out
 
 
-def _compare_file(rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat_result, *,
-                  must_be_dense: bool) -> list[str]:
+def _compare_file(
+    rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat_result, *, must_be_dense: bool
+) -> list[str]:
     if a.st_size != b.st_size:
         return [f"{shown(rel)}: size {a.st_size} != {b.st_size}"]
     out = []
@@ -260,8 +278,10 @@ def _compare_file(rel: str, src: Path, dst: Path, a: os.stat_result, b: os.stat_
         filled = bytes_outside(dst_ext, src_ext, block)
         tolerated = max(1024 * 1024, sum(e - s for s, e in src_ext))
         if filled > tolerated:
-            out.append(f"{shown(rel)}: {filled} bytes allocated where the source has holes "
-                       f"(data {_extents_text(src_ext)} != {_extents_text(dst_ext)})")
+            out.append(
+                f"{shown(rel)}: {filled} bytes allocated where the source has holes "
+                f"(data {_extents_text(src_ext)} != {_extents_text(dst_ext)})"
+            )
     if must_be_dense and b.st_blocks * 512 < b.st_size:
         out.append(f"{shown(rel)}: has holes ({b.st_blocks * 512} of {b.st_size} bytes allocated)")
     return out
@@ -276,8 +296,15 @@ def _link_groups(entries: dict[str, os.stat_result], common: set[str]) -> dict[s
     return {rel: frozenset(group) for group in by_inode.values() for rel in group}
 
 
-def compare_trees(src: Path, dst: Path, *, excludes: Sequence[str] = (), ignore: Sequence[str] = (),
-                  no_holes: Sequence[str] = (), symlink_mtime: bool = False) -> list[str]:
+def compare_trees(
+    src: Path,
+    dst: Path,
+    *,
+    excludes: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    no_holes: Sequence[str] = (),
+    symlink_mtime: bool = False,
+) -> list[str]:
     """Differences between ``src`` and its copy ``dst``, empty when they are equal.
 
     ``excludes``: anchored patterns that must be absent from ``dst``.
@@ -303,8 +330,9 @@ def compare_trees(src: Path, dst: Path, *, excludes: Sequence[str] = (), ignore:
         if mount:
             dst_mounts.add(rel)
     mounts = src_mounts | dst_mounts
-    out += _compare_entry(".", src, dst, os.lstat(src), os.lstat(dst),
-                          symlink_mtime=symlink_mtime, must_be_dense=False)
+    out += _compare_entry(
+        ".", src, dst, os.lstat(src), os.lstat(dst), symlink_mtime=symlink_mtime, must_be_dense=False
+    )
     reported_missing: set[str] = set()
     for rel in sorted(set(src_entries) | set(dst_entries)):
         if any(anc in mounts or anc in reported_missing for anc in _ancestors(rel)):
@@ -319,14 +347,22 @@ def compare_trees(src: Path, dst: Path, *, excludes: Sequence[str] = (), ignore:
             if not (stat.S_ISDIR(src_entries[rel].st_mode) and stat.S_ISDIR(dst_entries[rel].st_mode)):
                 out.append(f"{shown(rel)}: mount point is not a directory on both sides")
         else:
-            out += _compare_entry(rel, src / rel, dst / rel, src_entries[rel], dst_entries[rel],
-                                  symlink_mtime=symlink_mtime, must_be_dense=dense(rel))
+            out += _compare_entry(
+                rel,
+                src / rel,
+                dst / rel,
+                src_entries[rel],
+                dst_entries[rel],
+                symlink_mtime=symlink_mtime,
+                must_be_dense=dense(rel),
+            )
     out += _compare_links(src_entries, dst_entries)
     return out
 
 
-def _compare_links(src_entries: dict[str, os.stat_result], dst_entries: dict[str, os.stat_result]
-                   ) -> list[str]:
+def _compare_links(
+    src_entries: dict[str, os.stat_result], dst_entries: dict[str, os.stat_result]
+) -> list[str]:
     common = set(src_entries) & set(dst_entries)
     src_groups, dst_groups = _link_groups(src_entries, common), _link_groups(dst_entries, common)
     out: list[str] = []

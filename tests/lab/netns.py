@@ -58,11 +58,21 @@ def setup_argvs(pair: NetnsPair) -> list[list[str]]:
     return [
         ["ip", "netns", "add", c],
         ["ip", "netns", "add", t],
-        ["ip", "-n", c,          # create inside the client namespace ...
-         "link", "add", VETH,
-         "type", "veth",
-         "peer", "name", VETH,
-         "netns", t],            # ... with its peer born inside the target
+        [
+            "ip",
+            "-n",
+            c,  # create inside the client namespace ...
+            "link",
+            "add",
+            VETH,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            VETH,
+            "netns",
+            t,
+        ],  # ... with its peer born inside the target
         ["ip", "-n", c, "addr", "add", f"{pair.client_ip}/{PREFIX_LEN}", "dev", VETH],
         ["ip", "-n", t, "addr", "add", f"{pair.target_ip}/{PREFIX_LEN}", "dev", VETH],
         ["ip", "-n", c, "link", "set", "lo", "up"],

@@ -85,15 +85,24 @@ class TargetHost:
         return self.ns.client_argv(
             [
                 "ssh",
-                "-F", "/dev/null",                              # no user or system client config
-                "-i", str(key),
-                "-p", str(self.port),
-                "-o", "IdentitiesOnly=yes",                     # only the key given
-                "-o", "BatchMode=yes",                          # never prompt for a password
-                "-o", "StrictHostKeyChecking=yes",
-                "-o", f"UserKnownHostsFile={known_hosts}",
-                "-o", "GlobalKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=10",
+                "-F",
+                "/dev/null",  # no user or system client config
+                "-i",
+                str(key),
+                "-p",
+                str(self.port),
+                "-o",
+                "IdentitiesOnly=yes",  # only the key given
+                "-o",
+                "BatchMode=yes",  # never prompt for a password
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={known_hosts}",
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
                 f"{user}@{self.host}",
                 "--",
                 *remote,
@@ -123,22 +132,21 @@ def fingerprint(pub_path: Path) -> str:
     return out.stdout.split()[1]
 
 
-def sshd_config_text(*, listen: str, port: int, host_key: Path, authorized_keys: Path,
-                     pid_file: Path) -> str:
+def sshd_config_text(*, listen: str, port: int, host_key: Path, authorized_keys: Path, pid_file: Path) -> str:
     lines = [
-        f"ListenAddress {listen}",               # only the target end of the veth wire
+        f"ListenAddress {listen}",  # only the target end of the veth wire
         f"Port {port}",
-        f"HostKey {host_key}",                   # fresh key per run, never the host's own
-        "PermitRootLogin prohibit-password",     # the engine logs in as root with a key
+        f"HostKey {host_key}",  # fresh key per run, never the host's own
+        "PermitRootLogin prohibit-password",  # the engine logs in as root with a key
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         f"AuthorizedKeysFile {authorized_keys}",  # absolute: the host's /root/.ssh stays out of it
-        "StrictModes no",                        # workdir lives under pytest's tmp dirs
-        "UsePAM no",                             # no host PAM stack, no session modules
+        "StrictModes no",  # workdir lives under pytest's tmp dirs
+        "UsePAM no",  # no host PAM stack, no session modules
         f"PidFile {pid_file}",
-        "Subsystem sftp internal-sftp",          # paramiko's SFTP without an external binary
-        "LogLevel VERBOSE",                      # logs key fingerprints of accepted logins
+        "Subsystem sftp internal-sftp",  # paramiko's SFTP without an external binary
+        "LogLevel VERBOSE",  # logs key fingerprints of accepted logins
         "PrintMotd no",
         "PrintLastLog no",
         "X11Forwarding no",
@@ -162,7 +170,7 @@ def namespace_script(*, workdir: Path, scratch: Path, etc_src: Path, sshd_argv: 
     lines += [
         f"mkdir -p {q(str(ETC_DIR))}",
         f"mount --bind {q(str(etc_src))} {q(str(ETC_DIR))}",
-        "mkdir -p -m 0755 /run/sshd",                       # sshd's privilege separation dir
+        "mkdir -p -m 0755 /run/sshd",  # sshd's privilege separation dir
         f"mkdir -p {q(str(RUN_DIR))}",
         f"mount -t tmpfs -o mode=0755 p2v-lab-run {q(str(RUN_DIR))}",
         f"mount -t tmpfs -o mode=0755 p2v-lab-target {q(str(TARGET_DIR))}",
@@ -260,22 +268,31 @@ def target_sshd(
     scratch.mkdir(exist_ok=True)
     config = workdir / "sshd_config"
     config.write_text(
-        sshd_config_text(listen=ns.target_ip, port=port, host_key=host_key,
-                         authorized_keys=keys_file, pid_file=workdir / "sshd.pid"),
+        sshd_config_text(
+            listen=ns.target_ip,
+            port=port,
+            host_key=host_key,
+            authorized_keys=keys_file,
+            pid_file=workdir / "sshd.pid",
+        ),
         encoding="ascii",
     )
     log_path = workdir / "sshd.log"
-    sshd_argv = [SSHD,
-                 "-D",                      # stay in the foreground: our PID is sshd's
-                 "-e",                      # log to stderr ...
-                 "-f", str(config),
-                 "-E", str(log_path)]       # ... which -E sends to this file
+    sshd_argv = [
+        SSHD,
+        "-D",  # stay in the foreground: our PID is sshd's
+        "-e",  # log to stderr ...
+        "-f",
+        str(config),
+        "-E",
+        str(log_path),
+    ]  # ... which -E sends to this file
     script = namespace_script(workdir=workdir, scratch=scratch, etc_src=etc_src, sshd_argv=sshd_argv)
     argv = ns.target_argv(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script])
-    with _host_target_dir(secrets.token_hex(4)), \
-            open(workdir / "sshd.stderr", "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)
+    with _host_target_dir(secrets.token_hex(4)), open(workdir / "sshd.stderr", "ab") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
         ns_fd: int | None = None
         try:
             _wait_ready(proc, ns, port, host_key_line, workdir)
@@ -307,8 +324,9 @@ def _logs(workdir: Path) -> str:
     return "\n".join(parts)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], ns: NetnsPair, port: int, host_key_line: str,
-                workdir: Path) -> None:
+def _wait_ready(
+    proc: subprocess.Popen[bytes], ns: NetnsPair, port: int, host_key_line: str, workdir: Path
+) -> None:
     """Poll from the client side until sshd answers with our host key."""
     blob = host_key_line.split()[1]
     deadline = time.monotonic() + START_TIMEOUT
@@ -317,7 +335,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], ns: NetnsPair, port: int, host_ke
             raise RuntimeError(f"sshd exited with {proc.returncode}\n{_logs(workdir)}")
         scan = subprocess.run(
             ns.client_argv(["ssh-keyscan", "-T", "2", "-p", str(port), "-t", "ed25519", ns.target_ip]),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if blob in scan.stdout:
             return

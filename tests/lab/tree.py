@@ -154,8 +154,7 @@ def _groups(b: Builder) -> tuple[tuple[str, ...], ...]:
 
 
 def _exclusions(spec: TreeSpec) -> dict[str, int]:
-    out = {"/var/cache/apt/archives": spec.apt_debs * spec.apt_deb_size,
-           "/var/tmp/build-cache": 8 * 64 * KiB}
+    out = {"/var/cache/apt/archives": spec.apt_debs * spec.apt_deb_size, "/var/tmp/build-cache": 8 * 64 * KiB}
     if spec.swapfile_size:
         out["/swapfile"] = spec.swapfile_size
     return out

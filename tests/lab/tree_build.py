@@ -52,7 +52,7 @@ def owner_of(roots: Mapping[str, Path], path: str) -> str:
 def resolve(roots: Mapping[str, Path], path: str) -> Path:
     """Host path of system ``path``."""
     mountpoint = owner_of(roots, path)
-    return roots[mountpoint] / path[len(mountpoint):].lstrip("/")
+    return roots[mountpoint] / path[len(mountpoint) :].lstrip("/")
 
 
 class Builder:
@@ -89,8 +89,16 @@ class Builder:
             self.dir(path.rsplit("/", 1)[0])
         return host
 
-    def file(self, path: str, data: bytes | str, *, mode: int = 0o644, uid: int = 0, gid: int = 0,
-             mtime_ns: int | None = None) -> Path:
+    def file(
+        self,
+        path: str,
+        data: bytes | str,
+        *,
+        mode: int = 0o644,
+        uid: int = 0,
+        gid: int = 0,
+        mtime_ns: int | None = None,
+    ) -> Path:
         host = self.parent_of(path)
         host.write_bytes(data.encode() if isinstance(data, str) else data)
         self.finish(host, mode, uid, gid)
@@ -163,16 +171,26 @@ def cap_net_raw() -> bytes:
 def write_skeleton(b: Builder) -> None:
     for path in ("/bin", "/sbin", "/lib", "/lib64"):
         b.symlink(path, "usr" + path)  # merged /usr, as Debian 12 installs it
-    for path, mode in (("/proc", 0o555), ("/sys", 0o555), ("/dev", 0o755), ("/run", 0o755),
-                       ("/mnt", 0o755), ("/media", 0o755), ("/srv/empty", 0o755), ("/root", 0o700)):
+    for path, mode in (
+        ("/proc", 0o555),
+        ("/sys", 0o555),
+        ("/dev", 0o755),
+        ("/run", 0o755),
+        ("/mnt", 0o755),
+        ("/media", 0o755),
+        ("/srv/empty", 0o755),
+        ("/root", 0o700),
+    ):
         b.dir(path, mode)
         if path not in ("/dev", "/root"):
             b.items["empty_dir"].append(path)
     for path in ("/tmp", "/var/tmp"):
         b.dir(path, 0o1777)
         b.items["sticky_dir"].append(path)
-    b.file("/root/.bashrc", "# ~/.bashrc: executed by bash(1) for non-login shells.\n"
-                            "export LS_OPTIONS='--color=auto'\n")
+    b.file(
+        "/root/.bashrc",
+        "# ~/.bashrc: executed by bash(1) for non-login shells.\nexport LS_OPTIONS='--color=auto'\n",
+    )
     b.node("/dev/console", stat.S_IFCHR, 0o600, os.makedev(5, 1))
     b.node("/dev/null", stat.S_IFCHR, 0o666, os.makedev(1, 3))
     b.node("/dev/sda", stat.S_IFBLK, 0o660, os.makedev(8, 0), gid=6)
@@ -180,8 +198,12 @@ def write_skeleton(b: Builder) -> None:
 
 def write_etc(b: Builder, spec: TreeSpec) -> None:
     fqdn = f"{spec.hostname}.{spec.domain}"
-    b.file("/etc/fstab", spec.fstab if spec.fstab is not None else render_fstab(
-        [fstab_by_uuid(spec.root_uuid, "/", "ext4", "errors=remount-ro", passno=1)]))
+    b.file(
+        "/etc/fstab",
+        spec.fstab
+        if spec.fstab is not None
+        else render_fstab([fstab_by_uuid(spec.root_uuid, "/", "ext4", "errors=remount-ro", passno=1)]),
+    )
     b.file("/etc/hostname", spec.hostname + "\n")
     b.file("/etc/hosts", etc_hosts(spec.hostname, fqdn, spec.address.split("/")[0]))
     b.file("/usr/lib/os-release", spec.os_release)
@@ -198,8 +220,9 @@ def write_etc(b: Builder, spec: TreeSpec) -> None:
     b.symlink("/etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf", dangling=True)
     b.symlink("/etc/mtab", "../proc/self/mounts", dangling=True)
     b.file("/usr/lib/systemd/system/getty@.service", "[Unit]\nDescription=Getty on %I\n")
-    b.symlink("/etc/systemd/system/getty.target.wants/getty@tty1.service",
-              "/lib/systemd/system/getty@.service")
+    b.symlink(
+        "/etc/systemd/system/getty.target.wants/getty@tty1.service", "/lib/systemd/system/getty@.service"
+    )
 
 
 def write_boot(b: Builder, spec: TreeSpec) -> None:
@@ -221,8 +244,11 @@ def write_usr(b: Builder, spec: TreeSpec) -> None:
     b.file("/usr/bin/perl", b"\x7fELF" + b.blob(40 * KiB), mode=0o755)
     b.hardlinks("/usr/bin/perl", "/usr/bin/perl5.36.0")
     b.file("/usr/lib/x86_64-linux-gnu/libp2vlab.so.1.2.3", b"\x7fELF" + b.blob(24 * KiB))
-    b.hardlinks("/usr/lib/x86_64-linux-gnu/libp2vlab.so.1.2.3",
-                "/usr/lib/p2v-lab/libp2vlab.so.1", "/usr/share/p2v-lab/copies/libp2vlab.so")
+    b.hardlinks(
+        "/usr/lib/x86_64-linux-gnu/libp2vlab.so.1.2.3",
+        "/usr/lib/p2v-lab/libp2vlab.so.1",
+        "/usr/share/p2v-lab/copies/libp2vlab.so",
+    )
     b.symlink("/usr/lib/x86_64-linux-gnu/libp2vlab.so.1", "libp2vlab.so.1.2.3")
     b.file("/usr/lib/systemd/systemd", b"\x7fELF" + b.blob(8 * KiB), mode=0o755)
     b.symlink("/usr/sbin/init", "../lib/systemd/systemd")
@@ -248,8 +274,12 @@ def write_home(b: Builder) -> None:
     b.file("/home/alice/.profile", "[ -f ~/.bashrc ] && . ~/.bashrc\n", **own)
     b.file("/home/alice/.bash_history", "ls\nsudo reboot\n", mode=0o600, **own)
     b.dir("/home/alice/.ssh", 0o700, **own)
-    b.file("/home/alice/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP2vLab alice\n",
-           mode=0o600, **own)
+    b.file(
+        "/home/alice/.ssh/authorized_keys",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP2vLab alice\n",
+        mode=0o600,
+        **own,
+    )
     b.file("/home/alice/notes.txt", "buy milk\n", **own)
     b.xattr("/home/alice/notes.txt", "user.comment", b"shopping list")
     b.xattr("/home/alice/notes.txt", "user.p2v.blob", b.blob(64))
@@ -273,8 +303,12 @@ def write_home(b: Builder) -> None:
 
 
 def write_var(b: Builder, spec: TreeSpec) -> None:
-    b.file("/var/log/syslog", "".join(f"Mar  1 12:00:{i % 60:02d} {spec.hostname} kernel: line {i}\n"
-                                      for i in range(300)), mode=0o640, gid=4)
+    b.file(
+        "/var/log/syslog",
+        "".join(f"Mar  1 12:00:{i % 60:02d} {spec.hostname} kernel: line {i}\n" for i in range(300)),
+        mode=0o640,
+        gid=4,
+    )
     b.file("/var/log/app.log", "started\n", mode=0o640)
     b.acl("/var/log/app.log", "g:4:r--")
     b.file("/var/lib/dpkg/status", "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n")
@@ -282,16 +316,22 @@ def write_var(b: Builder, spec: TreeSpec) -> None:
     b.file(big, b.blob(spec.random_file_size))
     b.items["big_file"].append(big)
     b.xattr(big, "trusted.p2v-lab", b"root-only namespace")
-    write_sparse(b, "/var/lib/p2v-lab/sparse.img", spec.sparse_file_size,
-            [(1 * MiB, 256 * KiB), (spec.sparse_file_size * 5 // 8, 128 * KiB)])
+    write_sparse(
+        b,
+        "/var/lib/p2v-lab/sparse.img",
+        spec.sparse_file_size,
+        [(1 * MiB, 256 * KiB), (spec.sparse_file_size * 5 // 8, 128 * KiB)],
+    )
     write_sparse(b, "/var/log/lastlog", 292 * 1001, [(292 * 1000, 292)])
     b.file("/var/lib/p2v-lab/hl-one", b.blob(3000))
     b.hardlinks("/var/lib/p2v-lab/hl-one", "/var/lib/p2v-lab/sub/hl-one", "/var/lib/p2v-lab/sub/hl-two")
     b.file("/var/cache/apt/archives/lock", b"", mode=0o640)
     b.dir("/var/cache/apt/archives/partial", 0o700)
     for i in range(spec.apt_debs):
-        b.file(f"/var/cache/apt/archives/pkg{i:03d}_1.0-{i}_amd64.deb",
-               b"!<arch>\n" + b.blob(spec.apt_deb_size - 8))
+        b.file(
+            f"/var/cache/apt/archives/pkg{i:03d}_1.0-{i}_amd64.deb",
+            b"!<arch>\n" + b.blob(spec.apt_deb_size - 8),
+        )
     for i in range(8):
         b.file(f"/var/tmp/build-cache/obj{i}.o", b.blob(64 * KiB))
     b.node("/var/spool/postfix/public/pickup", stat.S_IFIFO, 0o622)
@@ -312,8 +352,8 @@ def write_sparse(b: Builder, path: str, size: int, regions: list[tuple[int, int]
 
 def write_odd_names(b: Builder, spec: TreeSpec) -> None:
     names = [
-        "/srv/names/" + "L" * 251 + ".txt",                    # 255 bytes, the NAME_MAX
-        "/srv/names/" + "é" * 126 + "end",                     # 255 bytes of two-byte UTF-8
+        "/srv/names/" + "L" * 251 + ".txt",  # 255 bytes, the NAME_MAX
+        "/srv/names/" + "é" * 126 + "end",  # 255 bytes of two-byte UTF-8
         "/srv/names/name with spaces.txt",
         "/srv/names/Ünïcödé файл 文件.txt",
         "/srv/names/-dash-first",
@@ -340,5 +380,3 @@ def write_swapfile(b: Builder, spec: TreeSpec) -> str:
     subprocess.run(["mkswap", "-U", swap_uuid, str(host)], check=True, capture_output=True)
     b.stamp("/swapfile")
     return swap_uuid
-
-

@@ -27,7 +27,11 @@ def test_ext_features_start_from_none_and_skip_state_flags() -> None:
 
 def test_xfs_features_go_to_their_option_groups() -> None:
     opts = xfs_options(("crc=1", "finobt=1", "bigtime=0", "sparse=1", "ftype=1", "unknown=3", "rmapbt=0"))
-    assert opts == ["-m", "crc=1,finobt=1,bigtime=0,rmapbt=0", "-i", "sparse=1", "-n", "ftype=1"]
+    # reflink and inobtcount were not among the source's features: turned off
+    assert opts == [
+        "-m", "crc=1,finobt=1,bigtime=0,rmapbt=0,reflink=0,inobtcount=0", "-i", "sparse=1", "-n", "ftype=1"
+    ]  # fmt: skip
+    assert xfs_options(()) == []  # nothing known about the source: mkfs.xfs defaults
 
 
 @pytest.mark.parametrize(
@@ -39,7 +43,14 @@ def test_xfs_features_go_to_their_option_groups() -> None:
         ),
         (
             part("xfs", uuid=UUID, features=("crc=1", "bigtime=0")),
-            ["mkfs.xfs", "-f", "-q", "-m", f"uuid={UUID},crc=1,bigtime=0", "/dev/vda1"],
+            [
+                "mkfs.xfs",
+                "-f",
+                "-q",
+                "-m",
+                f"uuid={UUID},crc=1,bigtime=0,reflink=0,rmapbt=0,inobtcount=0",
+                "/dev/vda1",
+            ],
         ),
         (part("xfs", uuid=UUID), ["mkfs.xfs", "-f", "-q", "-m", f"uuid={UUID}", "/dev/vda1"]),
         (

@@ -36,8 +36,10 @@ def _in(mountpoint: str, name: str) -> str:
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     count = draw(st.integers(1, 6))
-    mountpoints = ["/", *draw(st.lists(st.sampled_from(MOUNTPOINTS), min_size=count - 1,
-                                       max_size=count - 1, unique=True))]
+    mountpoints = [
+        "/",
+        *draw(st.lists(st.sampled_from(MOUNTPOINTS), min_size=count - 1, max_size=count - 1, unique=True)),
+    ]
     filesystems: list[Filesystem] = []
     swaps: list[SwapArea] = []
     exclude: dict[str, int] = {}
@@ -47,14 +49,24 @@ def cases(draw: st.DrawFn) -> Case:
         used = draw(st.integers(0, 30 * GiB))
         subvolumes: tuple[Subvolume, ...] = ()
         if fstype == "btrfs" and draw(st.booleans()):
-            subvolumes = (Subvolume(256, "@data", mountpoint=mp), Subvolume(257, "@data/nested"),
-                          Subvolume(258, "snapshots/1", readonly=True))
-        filesystems.append(Filesystem(
-            f"/dev/sda{i + 1}", fstype, uuid=f"uuid-{i}",
-            size=used + draw(st.integers(0, 30 * GiB)), used=used, mountpoint=mp,
-            inodes_used=draw(st.none() | st.integers(0, 2_000_000)) if fstype.startswith("ext") else None,
-            subvolumes=subvolumes, default_subvolume=256 if subvolumes else 5,
-        ))
+            subvolumes = (
+                Subvolume(256, "@data", mountpoint=mp),
+                Subvolume(257, "@data/nested"),
+                Subvolume(258, "snapshots/1", readonly=True),
+            )
+        filesystems.append(
+            Filesystem(
+                f"/dev/sda{i + 1}",
+                fstype,
+                uuid=f"uuid-{i}",
+                size=used + draw(st.integers(0, 30 * GiB)),
+                used=used,
+                mountpoint=mp,
+                inodes_used=draw(st.none() | st.integers(0, 2_000_000)) if fstype.startswith("ext") else None,
+                subvolumes=subvolumes,
+                default_subvolume=256 if subvolumes else 5,
+            )
+        )
         left = used
         if left and draw(st.booleans()):
             size = draw(st.integers(1, left))
@@ -70,8 +82,11 @@ def cases(draw: st.DrawFn) -> Case:
         swaps.append(SwapArea("partition", f"/dev/sda{count + 1}", swap_size, uuid="uuid-swap"))
     table: TableType = draw(st.sampled_from(["gpt", "msdos"]))
     partitions = tuple(Partition(fs.device, i + 1, 0, fs.size) for i, fs in enumerate(filesystems))
-    machine = Machine(disks=(Disk("/dev/sda", 1 << 40, table=table, partitions=partitions),),
-                      filesystems=tuple(filesystems), swaps=tuple(swaps))
+    machine = Machine(
+        disks=(Disk("/dev/sda", 1 << 40, table=table, partitions=partitions),),
+        filesystems=tuple(filesystems),
+        swaps=tuple(swaps),
+    )
     boot: BootMode = draw(st.sampled_from(["own", "cluster"]))
     policies: list[SwapPolicy] = ["keep", "auto", "drop"]
     choices = LayoutChoices(
@@ -164,4 +179,5 @@ def test_swap_auto_between_dropped_and_kept(case: Case, data: st.DataObject) -> 
     files = [s for s in case.machine.swaps if s.kind == "file"]
     if extra >= room and not files:
         assert sorted(p.size for p in plan.partitions if p.role == "swap") == sorted(
-            align_up(k) for k in keep.values())
+            align_up(k) for k in keep.values()
+        )

@@ -19,19 +19,38 @@ from p2v_tui.model.target import TargetDisk
 from p2v_tui.model.units import GiB, MiB
 
 
-def pp(number: int, start_mib: int, size_mib: int, role: PartitionRole, mountpoint: str | None = None,
-       *, logical: bool = False) -> PlannedPartition:
-    return PlannedPartition(disk_index=0, number=number, start=start_mib * MiB, size=size_mib * MiB,
-                            role=role, device=f"/dev/vda{number}", mountpoint=mountpoint, logical=logical)
+def pp(
+    number: int,
+    start_mib: int,
+    size_mib: int,
+    role: PartitionRole,
+    mountpoint: str | None = None,
+    *,
+    logical: bool = False,
+) -> PlannedPartition:
+    return PlannedPartition(
+        disk_index=0,
+        number=number,
+        start=start_mib * MiB,
+        size=size_mib * MiB,
+        role=role,
+        device=f"/dev/vda{number}",
+        mountpoint=mountpoint,
+        logical=logical,
+    )
 
 
 VDA = TargetDisk(0, "/dev/vda", 10 * GiB)
 
-GPT = DiskPlan(VDA, "gpt", (
-    pp(1, 1, 1, "bios_grub"),
-    pp(2, 2, 8192, "filesystem", "/"),
-    pp(3, 8194, 1024, "swap"),
-))
+GPT = DiskPlan(
+    VDA,
+    "gpt",
+    (
+        pp(1, 1, 1, "bios_grub"),
+        pp(2, 2, 8192, "filesystem", "/"),
+        pp(3, 8194, 1024, "swap"),
+    ),
+)
 
 GPT_GOLDEN = """\
 label: gpt
@@ -44,14 +63,19 @@ start=16781312, size=2097152, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F
 
 # Partitions 1-3 primary, 4 extended from 5837 MiB to the end (10240 MiB), logicals 5-7 each
 # 1 MiB after the previous one ends; /boot is bootable.
-MSDOS = DiskPlan(VDA, "msdos", (
-    pp(1, 1, 1948, "filesystem", "/"),
-    pp(2, 1949, 1944, "filesystem", "/boot"),
-    pp(3, 3893, 1944, "filesystem", "/home"),
-    pp(5, 5838, 1944, "filesystem", "/srv", logical=True),
-    pp(6, 7783, 1944, "filesystem", "/var", logical=True),
-    pp(7, 9728, 512, "swap", logical=True),
-), extended=(5837 * MiB, 4403 * MiB))
+MSDOS = DiskPlan(
+    VDA,
+    "msdos",
+    (
+        pp(1, 1, 1948, "filesystem", "/"),
+        pp(2, 1949, 1944, "filesystem", "/boot"),
+        pp(3, 3893, 1944, "filesystem", "/home"),
+        pp(5, 5838, 1944, "filesystem", "/srv", logical=True),
+        pp(6, 7783, 1944, "filesystem", "/var", logical=True),
+        pp(7, 9728, 512, "swap", logical=True),
+    ),
+    extended=(5837 * MiB, 4403 * MiB),
+)
 
 MSDOS_GOLDEN = """\
 label: dos
@@ -100,13 +124,22 @@ def test_bios_grub_cannot_go_on_msdos() -> None:
 
 # --- real sfdisk on a loop device ------------------------------------------
 
+
 def _small_machine(table: str, mountpoints: tuple[str, ...]) -> Machine:
     devices = [f"/dev/sda{n}" for n in range(1, len(mountpoints) + 2)]
     return Machine(
-        disks=(Disk("/dev/sda", 1 * GiB, table=table,  # type: ignore[arg-type]
-                    partitions=tuple(Partition(d, i + 1, 0, 100 * MiB) for i, d in enumerate(devices))),),
-        filesystems=tuple(Filesystem(d, "ext4", size=100 * MiB, used=1 * MiB, mountpoint=mp)
-                          for d, mp in zip(devices, mountpoints, strict=False)),
+        disks=(
+            Disk(
+                "/dev/sda",
+                1 * GiB,
+                table=table,  # type: ignore[arg-type]
+                partitions=tuple(Partition(d, i + 1, 0, 100 * MiB) for i, d in enumerate(devices)),
+            ),
+        ),
+        filesystems=tuple(
+            Filesystem(d, "ext4", size=100 * MiB, used=1 * MiB, mountpoint=mp)
+            for d, mp in zip(devices, mountpoints, strict=False)
+        ),
         swaps=(SwapArea("partition", devices[-1], 64 * MiB),),
     )
 
@@ -121,8 +154,9 @@ def loop_device(tmp_path: Path) -> Iterator[str]:
     image = tmp_path / "disk.img"
     with image.open("wb") as f:
         f.truncate(700 * MiB + 12345 * 512)  # not a whole number of MiB, as real disks often are
-    dev = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
-                         text=True).stdout.strip()
+    dev = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
     try:
         yield dev
     finally:
@@ -130,32 +164,55 @@ def loop_device(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.root
-@pytest.mark.parametrize(("table", "mountpoints"), [
-    ("gpt", ("/", "/boot", "/home")),
-    ("msdos", ("/", "/boot", "/home", "/srv", "/var")),
-])
+@pytest.mark.parametrize(
+    ("table", "mountpoints"),
+    [
+        ("gpt", ("/", "/boot", "/home")),
+        ("msdos", ("/", "/boot", "/home", "/srv", "/var")),
+    ],
+)
 def test_sfdisk_writes_the_planned_table(loop_device: str, table: str, mountpoints: tuple[str, ...]) -> None:
-    size = int(subprocess.run(["blockdev", "--getsize64", loop_device], check=True, capture_output=True,
-                              text=True).stdout)
-    plan = plan_layout(_small_machine(table, mountpoints), [TargetDisk(0, loop_device, size)],
-                       LayoutChoices(table=table))  # type: ignore[arg-type]
+    size = int(
+        subprocess.run(
+            ["blockdev", "--getsize64", loop_device], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    plan = plan_layout(
+        _small_machine(table, mountpoints),
+        [TargetDisk(0, loop_device, size)],
+        LayoutChoices(table=table),  # type: ignore[arg-type]
+    )
     (disk,) = plan.disks
     assert (disk.extended is not None) == (table == "msdos")
     script = sfdisk_script(disk)
-    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "--quiet", loop_device],
-                   input=script, check=True, capture_output=True, text=True)
-    dump = json.loads(subprocess.run(["sfdisk", "--json", loop_device], check=True, capture_output=True,
-                                     text=True).stdout)["partitiontable"]
+    subprocess.run(
+        ["sfdisk", "--no-reread", "--no-tell-kernel", "--quiet", loop_device],
+        input=script,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dump = json.loads(
+        subprocess.run(["sfdisk", "--json", loop_device], check=True, capture_output=True, text=True).stdout
+    )["partitiontable"]
 
     assert dump["label"] == {"gpt": "gpt", "msdos": "dos"}[table]
-    got = {p["node"]: (p["start"] * 512, p["size"] * 512, p["type"].upper(), p.get("bootable", False))
-           for p in dump["partitions"]}
-    types = {"gpt": {"bios_grub": "21686148-6449-6E6F-744E-656564454649",
-                     "filesystem": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-                     "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"},
-             "msdos": {"filesystem": "83", "swap": "82"}}[table]
-    want = {p.device: (p.start, p.size, types[p.role], table == "msdos" and p.mountpoint == "/boot")
-            for p in disk.partitions}
+    got = {
+        p["node"]: (p["start"] * 512, p["size"] * 512, p["type"].upper(), p.get("bootable", False))
+        for p in dump["partitions"]
+    }
+    types = {
+        "gpt": {
+            "bios_grub": "21686148-6449-6E6F-744E-656564454649",
+            "filesystem": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+            "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+        },
+        "msdos": {"filesystem": "83", "swap": "82"},
+    }[table]
+    want = {
+        p.device: (p.start, p.size, types[p.role], table == "msdos" and p.mountpoint == "/boot")
+        for p in disk.partitions
+    }
     if disk.extended is not None:
         want[f"{loop_device}p4"] = (*disk.extended, "5", False)
     assert got == want

@@ -18,8 +18,10 @@ from types import MappingProxyType
 from ._text import body, lines_of
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")
-_VIRTUAL = re.compile(r"^(lo|br|bond|team|vlan|virbr|docker|veth|tun|tap|wg|vnet|dummy|ppp|sit|ip6tnl"
-                      r"|gre|ovs)\w*$|[.:]")
+_VIRTUAL = re.compile(
+    r"^(lo|br|bond|team|vlan|virbr|docker|veth|tun|tap|wg|vnet|dummy|ppp|sit|ip6tnl"
+    r"|gre|ovs)\w*$|[.:]"
+)
 
 
 def normal_mac(mac: str) -> str:
@@ -76,8 +78,9 @@ class NicMap:
         return self.new_mac.get(owner) if owner else None
 
 
-def build_map(interfaces: list[SourceInterface], extra_macs: Mapping[str, str], nics: list[str],
-              first: str | None) -> NicMap:
+def build_map(
+    interfaces: list[SourceInterface], extra_macs: Mapping[str, str], nics: list[str], first: str | None
+) -> NicMap:
     names: list[str] = []
     old: dict[str, str] = {}
     for iface in interfaces:

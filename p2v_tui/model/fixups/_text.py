@@ -27,7 +27,7 @@ def lines_of(text: str) -> list[str]:
 
 
 def ending(line: str) -> str:
-    return line[len(line.rstrip("\r\n")):]
+    return line[len(line.rstrip("\r\n")) :]
 
 
 def body(line: str) -> str:
@@ -136,10 +136,10 @@ def parse_assignment(line: str, index: int = 0) -> Assignment | None:
             if rest[i] == quote:
                 break
             i += 1
-        return Assignment(index, m.group("name"), rest[1:i], quote, head, rest[i + 1:])
+        return Assignment(index, m.group("name"), rest[1:i], quote, head, rest[i + 1 :])
     cut = re.search(r"\s", rest)
     value = rest[: cut.start()] if cut else rest
-    return Assignment(index, m.group("name"), value, "", head, rest[len(value):])
+    return Assignment(index, m.group("name"), value, "", head, rest[len(value) :])
 
 
 def assignments(lines: list[str], name: str) -> list[Assignment]:
@@ -162,8 +162,9 @@ def quoted(value: str, quote: str = '"') -> str:
     return f"{quote}{value}{quote}"
 
 
-def set_var(lines: list[str], name: str, value: str, *, quote: str = '"', comment: str | None = None,
-            was: bool = True) -> list[str]:
+def set_var(
+    lines: list[str], name: str, value: str, *, quote: str = '"', comment: str | None = None, was: bool = True
+) -> list[str]:
     """``NAME=value``: the last assignment rewritten, or a new line after a
     commented-out example (``#NAME=...``), or at the end of the file."""
     out = list(lines)
@@ -182,7 +183,7 @@ def set_var(lines: list[str], name: str, value: str, *, quote: str = '"', commen
     for i in range(len(out) - 1, -1, -1):
         if example.match(out[i]):
             out[i] = ensure_newline(out[i])
-            out[i + 1:i + 1] = block
+            out[i + 1 : i + 1] = block
             return out
     if out:
         out[-1] = ensure_newline(out[-1])

@@ -55,13 +55,13 @@ def split_tag(spec: str) -> tuple[str, str]:
     friends are turned into their tag."""
     for tag in TAGS:
         if spec.upper().startswith(tag + "="):
-            value = spec[len(tag) + 1:]
+            value = spec[len(tag) + 1 :]
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]
             return tag, value
     for prefix, tag in _BY.items():
         if spec.startswith(prefix):
-            value = _UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix):])
+            value = _UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix) :])
             return tag, value
     return "", spec
 
@@ -102,20 +102,35 @@ class Volumes:
         vols = []
         for fs in machine.filesystems:
             part = parts.get(fs.device)
-            vols.append(SourceVolume(
-                device=fs.device, kind="filesystem", fstype=fs.fstype, uuid=fs.uuid.lower(),
-                label=fs.label, part_uuid=part.part_uuid.lower() if part else "",
-                part_label=part.name if part else "",
-                aliases=(fs.device, *sorted(same.get(fs.device, set()) - {fs.device})),
-                mountpoint=fs.mountpoint))
+            vols.append(
+                SourceVolume(
+                    device=fs.device,
+                    kind="filesystem",
+                    fstype=fs.fstype,
+                    uuid=fs.uuid.lower(),
+                    label=fs.label,
+                    part_uuid=part.part_uuid.lower() if part else "",
+                    part_label=part.name if part else "",
+                    aliases=(fs.device, *sorted(same.get(fs.device, set()) - {fs.device})),
+                    mountpoint=fs.mountpoint,
+                )
+            )
         for sw in machine.swaps:
             if sw.kind != "partition":
                 continue
             part = parts.get(sw.path)
-            vols.append(SourceVolume(
-                device=sw.path, kind="swap", fstype="swap", uuid=sw.uuid.lower(), label=sw.label,
-                part_uuid=part.part_uuid.lower() if part else "", part_label=part.name if part else "",
-                aliases=(sw.path, *sorted(same.get(sw.path, set()) - {sw.path}))))
+            vols.append(
+                SourceVolume(
+                    device=sw.path,
+                    kind="swap",
+                    fstype="swap",
+                    uuid=sw.uuid.lower(),
+                    label=sw.label,
+                    part_uuid=part.part_uuid.lower() if part else "",
+                    part_label=part.name if part else "",
+                    aliases=(sw.path, *sorted(same.get(sw.path, set()) - {sw.path})),
+                )
+            )
         self.volumes: tuple[SourceVolume, ...] = tuple(vols)
         self._by_path = {a: v for v in vols for a in v.aliases}
         self._partitions = {p: parts[p] for p in parts}

@@ -92,8 +92,9 @@ class Workspace:
         self._record(path, "symlink", scope, reason, 0o777)
 
     def command(self, scope: Scope, argv: tuple[str, ...], reason: str) -> None:
-        self._commands.append(ChrootCommand(argv=argv, fixup=scope.fixup, reason=reason,
-                                            optional=scope.optional))
+        self._commands.append(
+            ChrootCommand(argv=argv, fixup=scope.fixup, reason=reason, optional=scope.optional)
+        )
         self.active.add(scope.fixup)
 
     def note(self, text: str) -> None:
@@ -106,18 +107,24 @@ class Workspace:
             new = self._links.get(path) if change.kind == "symlink" else self._files.get(path)
             if new == change.old:
                 continue
-            edits.append(FileEdit(
-                path=path,
-                old=change.old,
-                new=new,
-                fixup="+".join(change.ids),
-                reason="; ".join(change.reasons),
-                optional=all(change.optional),
-                kind=change.kind,
-                mode=change.mode,
-            ))
-        return FixupSet(edits=tuple(edits), commands=tuple(self._commands),
-                        notes=tuple(self._notes), optional_ids=optional_ids)
+            edits.append(
+                FileEdit(
+                    path=path,
+                    old=change.old,
+                    new=new,
+                    fixup="+".join(change.ids),
+                    reason="; ".join(change.reasons),
+                    optional=all(change.optional),
+                    kind=change.kind,
+                    mode=change.mode,
+                )
+            )
+        return FixupSet(
+            edits=tuple(edits),
+            commands=tuple(self._commands),
+            notes=tuple(self._notes),
+            optional_ids=optional_ids,
+        )
 
 
 @dataclass(frozen=True)

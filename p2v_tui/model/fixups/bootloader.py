@@ -23,32 +23,37 @@ FIXUP = "bootloader"
 
 
 def grub_install_bios(tool: str, disk: str) -> list[str]:
-    return [tool,
-            "--target=i386-pc",   # BIOS boot code in the MBR / bios_grub partition
-            "--recheck",          # forget the source's device map
-            disk]
+    return [
+        tool,
+        "--target=i386-pc",  # BIOS boot code in the MBR / bios_grub partition
+        "--recheck",  # forget the source's device map
+        disk,
+    ]
 
 
 def grub_install_efi(tool: str, bootloader_id: str) -> list[str]:
-    return [tool,
-            "--target=x86_64-efi",
-            "--efi-directory=/boot/efi",          # the migrated ESP
-            f"--bootloader-id={bootloader_id}",   # EFI/<id>/ as the distribution does
-            "--no-nvram"]                         # the instance's NVRAM is not reachable from here
+    return [
+        tool,
+        "--target=x86_64-efi",
+        "--efi-directory=/boot/efi",  # the migrated ESP
+        f"--bootloader-id={bootloader_id}",  # EFI/<id>/ as the distribution does
+        "--no-nvram",
+    ]  # the instance's NVRAM is not reachable from here
 
 
 def grub_install_removable(tool: str) -> list[str]:
-    return [tool,
-            "--target=x86_64-efi",
-            "--efi-directory=/boot/efi",
-            "--removable"]                        # EFI/BOOT/BOOTX64.EFI: found without an NVRAM entry
+    return [
+        tool,
+        "--target=x86_64-efi",
+        "--efi-directory=/boot/efi",
+        "--removable",
+    ]  # EFI/BOOT/BOOTX64.EFI: found without an NVRAM entry
 
 
 def grub_mkconfig(tool: str, cfg: str) -> list[str]:
     if tool == "update-grub":
         return [tool]
-    return [tool,
-            "-o", cfg]                            # write the configuration GRUB reads
+    return [tool, "-o", cfg]  # write the configuration GRUB reads
 
 
 def fix_bootloader(ctx: Context, scope: Scope) -> None:
@@ -56,26 +61,32 @@ def fix_bootloader(ctx: Context, scope: Scope) -> None:
         return
     os = ctx.machine.os
     if os.bootloader == "none":
-        scope.note("bootloader: the source has no bootloader; the instance will not boot by itself "
-                   "(choose boot: cluster)")
+        scope.note(
+            "bootloader: the source has no bootloader; the instance will not boot by itself "
+            "(choose boot: cluster)"
+        )
         return
     if os.bootloader == "grub-legacy":
-        scope.note("bootloader: GRUB legacy is not supported; install GRUB 2 on the source or choose "
-                   "boot: cluster")
+        scope.note(
+            "bootloader: GRUB legacy is not supported; install GRUB 2 on the source or choose boot: cluster"
+        )
         return
     install = os.grub_install or ("grub2-install" if ctx.family == "rhel" else "grub-install")
     mkconfig = os.grub_mkconfig or ("grub2-mkconfig" if ctx.family == "rhel" else "update-grub")
     cfg = os.grub_cfg or ("/boot/grub2/grub.cfg" if "grub2" in mkconfig else "/boot/grub/grub.cfg")
     if ctx.plan.firmware == "efi":
         if ctx.family == "rhel":
-            scope.note("bootloader: EFI on the RHEL family: the signed shim and GRUB copied with /boot/efi "
-                       "are used as they are")
+            scope.note(
+                "bootloader: EFI on the RHEL family: the signed shim and GRUB copied with /boot/efi "
+                "are used as they are"
+            )
         else:
             scope.command(grub_install_efi(install, os.id or "grub"), "GRUB in the instance's ESP")
             scope.command(grub_install_removable(install), "GRUB at the ESP's fallback path")
     elif ctx.plan.bootloader_disk:
-        scope.command(grub_install_bios(install, ctx.plan.bootloader_disk),
-                      f"GRUB on {ctx.plan.bootloader_disk}")
+        scope.command(
+            grub_install_bios(install, ctx.plan.bootloader_disk), f"GRUB on {ctx.plan.bootloader_disk}"
+        )
     else:
         scope.note("bootloader: the plan names no disk for GRUB; the instance will not boot by itself")
         return

@@ -52,23 +52,30 @@ def fix_console(ctx: Context, scope: Scope) -> None:
     if init == "systemd":
         _systemd(ctx, scope, device)
     elif init == "sysvinit" and inittab is not None:
-        scope.write(INITTAB, inittab_with_getty(inittab, device, rhel=ctx.family == "rhel"),
-                    f"a login prompt on {device}")
+        scope.write(
+            INITTAB,
+            inittab_with_getty(inittab, device, rhel=ctx.family == "rhel"),
+            f"a login prompt on {device}",
+        )
     elif init == "upstart":
         if scope.read(f"/etc/init/{device}.conf") is None:
             if scope.read("/etc/init/serial.conf") is not None:
-                scope.note(f"console: upstart's /etc/init/serial.conf starts a getty on {device} when the "
-                           f"kernel command line has console={device}")
+                scope.note(
+                    f"console: upstart's /etc/init/serial.conf starts a getty on {device} when the "
+                    f"kernel command line has console={device}"
+                )
             else:
-                scope.note(f"console: upstart: add a job /etc/init/{device}.conf for a login prompt on "
-                           f"{device}")
+                scope.note(
+                    f"console: upstart: add a job /etc/init/{device}.conf for a login prompt on {device}"
+                )
     else:
         scope.note(f"console: unknown init system; no login prompt configured on {device}")
     securetty = scope.read(SECURETTY)
     if securetty is not None and device not in {ln.strip() for ln in securetty.splitlines()}:
         new = securetty + ("" if securetty.endswith("\n") or not securetty else "\n")
-        scope.write(SECURETTY, new + f"{MARK}the instance's console\n{device}\n",
-                    f"root may log in on {device}")
+        scope.write(
+            SECURETTY, new + f"{MARK}the instance's console\n{device}\n", f"root may log in on {device}"
+        )
     if ctx.boot_own and ctx.machine.os.bootloader == "grub2":
         _grub(ctx, scope, device)
 
@@ -114,8 +121,9 @@ def inittab_with_getty(text: str, device: str, *, rhel: bool = False) -> str:
     candidates = [first + number, "S" + number, "p" + number, "p2v"]
     ident = next(c for c in candidates if c not in used)
     if device.startswith("ttyS"):
-        process = (f"/sbin/agetty -L 115200 {device} vt100" if rhel
-                   else f"/sbin/getty -L {device} 115200 vt100")
+        process = (
+            f"/sbin/agetty -L 115200 {device} vt100" if rhel else f"/sbin/getty -L {device} 115200 vt100"
+        )
         entry = f"{ident}:23:respawn:{process}\n"
     else:
         process = f"/sbin/agetty {device} 38400" if rhel else f"/sbin/getty 38400 {device}"
@@ -126,7 +134,7 @@ def inittab_with_getty(text: str, device: str, *, rhel: bool = False) -> str:
         if example.match(lines[i]):
             if not lines[i].endswith("\n"):
                 lines[i] += "\n"
-            lines[i + 1:i + 1] = block
+            lines[i + 1 : i + 1] = block
             return "".join(lines)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -141,8 +149,12 @@ def _grub(ctx: Context, scope: Scope, device: str) -> None:
 
     found = edit_cmdlines(ctx, scope, console, reason)
     if not found and scope.read(DEFAULT) is not None:
-        lines = set_var(lines_of(scope.read(DEFAULT) or ""), "GRUB_CMDLINE_LINUX",
-                        join_args(console_tokens(device)), comment="the instance's console")
+        lines = set_var(
+            lines_of(scope.read(DEFAULT) or ""),
+            "GRUB_CMDLINE_LINUX",
+            join_args(console_tokens(device)),
+            comment="the instance's console",
+        )
         scope.write(DEFAULT, "".join(lines), reason)
     if not device.startswith("ttyS") or not grub_files(scope):
         return
@@ -161,6 +173,10 @@ def _grub(ctx: Context, scope: Scope, device: str) -> None:
     command = current[-1].value if current else ""
     default_unit = bool(command) and "--unit" not in command and unit == "0"
     if not re.search(rf"--unit={unit}\b", command) and not default_unit:
-        lines = set_var(lines, "GRUB_SERIAL_COMMAND", f"serial --unit={unit} --speed=115200",
-                        comment=None if current else "the instance's serial port for GRUB")
+        lines = set_var(
+            lines,
+            "GRUB_SERIAL_COMMAND",
+            f"serial --unit={unit} --speed=115200",
+            comment=None if current else "the instance's serial port for GRUB",
+        )
         scope.write(path, "".join(lines), reason)

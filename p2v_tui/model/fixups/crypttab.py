@@ -60,7 +60,8 @@ def analyse(text: str | None, volumes: Volumes) -> dict[str, CryptEntry]:
             entries[name] = CryptEntry(name, "drop", why="random-key volume not migrated")
         else:
             entries[name] = CryptEntry(
-                name, "drop", why="encrypted container not migrated (p2v copies files, not containers)")
+                name, "drop", why="encrypted container not migrated (p2v copies files, not containers)"
+            )
     return entries
 
 
@@ -78,16 +79,20 @@ def fix_crypttab(ctx: Context, scope: Scope) -> None:
             continue
         if entry.action == "move" and fields[1] != entry.device:
             i = rewrite_line(lines, i, replace_field(lines[i], 1, entry.device))
-            scope.note(f"crypttab: random-key swap {entry.name} now uses {entry.device} (a random-key "
-                       "swap has no UUID to name it by); update /etc/crypttab if partitions are renumbered")
+            scope.note(
+                f"crypttab: random-key swap {entry.name} now uses {entry.device} (a random-key "
+                "swap has no UUID to name it by); update /etc/crypttab if partitions are renumbered"
+            )
         elif entry.action == "drop":
             lines[i] = disabled(lines[i], entry.why)
             mapped = f"/dev/mapper/{entry.name}"
             vol = ctx.volumes.resolve(mapped)
             part = ctx.volumes.target(vol) if vol else None
             if part is not None:
-                scope.note(f"crypttab: the files of {vol.mountpoint if vol else mapped} were copied from "
-                           f"the encrypted volume {entry.name} to the unencrypted {part.device}")
+                scope.note(
+                    f"crypttab: the files of {vol.mountpoint if vol else mapped} were copied from "
+                    f"the encrypted volume {entry.name} to the unencrypted {part.device}"
+                )
             else:
                 scope.note(f"crypttab: {entry.name} ({fields[1]}): {entry.why}")
         i += 1

@@ -36,10 +36,28 @@ from ._workspace import Scope
 FIXUP = "fstab"
 PATH = "/etc/fstab"
 
-NETWORK_TYPES = frozenset({
-    "nfs", "nfs4", "cifs", "smbfs", "smb3", "ncpfs", "glusterfs", "fuse.glusterfs", "ceph",
-    "fuse.sshfs", "sshfs", "davfs", "9p", "afs", "lustre", "fuse.s3fs", "gfs2", "ocfs2",
-})
+NETWORK_TYPES = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smbfs",
+        "smb3",
+        "ncpfs",
+        "glusterfs",
+        "fuse.glusterfs",
+        "ceph",
+        "fuse.sshfs",
+        "sshfs",
+        "davfs",
+        "9p",
+        "afs",
+        "lustre",
+        "fuse.s3fs",
+        "gfs2",
+        "ocfs2",
+    }
+)
 
 
 def fix_fstab(ctx: Context, scope: Scope) -> None:
@@ -78,8 +96,12 @@ def _decide(line: str, ctx: Context, notes: list[str]) -> str | tuple[str, str] 
     options = set(mntops.split(","))
     plan, volumes = ctx.plan, ctx.volumes
     tag, _value = split_tag(spec)
-    if (vfstype in NETWORK_TYPES or "_netdev" in options or spec.startswith("//")
-            or (not tag and ":" in spec and not spec.startswith("/"))):
+    if (
+        vfstype in NETWORK_TYPES
+        or "_netdev" in options
+        or spec.startswith("//")
+        or (not tag and ":" in spec and not spec.startswith("/"))
+    ):
         notes.append(f"fstab: network filesystem {file} ({spec}) left as it is")
         return None
     harmless = bool(options & {"noauto", "nofail"})
@@ -100,8 +122,8 @@ def _decide(line: str, ctx: Context, notes: list[str]) -> str | tuple[str, str] 
         if any(a in plan.dropped for a in vol.aliases):
             return ("disable", "not migrated (dropped)")
         part = volumes.target(vol)
-    elif spec.startswith("/dev/mapper/") and spec[len("/dev/mapper/"):] in ctx.crypt:
-        return ("disable", ctx.crypt[spec[len("/dev/mapper/"):]].why)
+    elif spec.startswith("/dev/mapper/") and spec[len("/dev/mapper/") :] in ctx.crypt:
+        return ("disable", ctx.crypt[spec[len("/dev/mapper/") :]].why)
     else:
         part = volumes.target_named(spec)
     if part is None:
@@ -118,15 +140,16 @@ def _decide(line: str, ctx: Context, notes: list[str]) -> str | tuple[str, str] 
     return ("disable", "not on the instance")
 
 
-def _swap(line: str, spec: str, ctx: Context, harmless: bool,
-          notes: list[str]) -> str | tuple[str, str] | None:
+def _swap(
+    line: str, spec: str, ctx: Context, harmless: bool, notes: list[str]
+) -> str | tuple[str, str] | None:
     plan, volumes = ctx.plan, ctx.volumes
     if not is_block_reference(spec):
         if spec in {s.path for s in plan.swapfiles}:
             return None
         return ("disable", "swap file not recreated")
-    if spec.startswith("/dev/mapper/") and spec[len("/dev/mapper/"):] in ctx.crypt:
-        entry = ctx.crypt[spec[len("/dev/mapper/"):]]
+    if spec.startswith("/dev/mapper/") and spec[len("/dev/mapper/") :] in ctx.crypt:
+        entry = ctx.crypt[spec[len("/dev/mapper/") :]]
         return None if entry.action == "move" else ("disable", entry.why)
     vol = volumes.resolve(spec)
     part = volumes.target(vol) if vol is not None else volumes.target_named(spec)
@@ -140,20 +163,27 @@ def _swap(line: str, spec: str, ctx: Context, harmless: bool,
     return None
 
 
-def _rewrite(line: str, spec: str, vfstype: str, mntops: str, *, part: PlannedPartition,
-             notes: list[str]) -> str | None:
+def _rewrite(
+    line: str, spec: str, vfstype: str, mntops: str, *, part: PlannedPartition, notes: list[str]
+) -> str | None:
     new = line
     if not Volumes.still_names(spec, part):
         new = replace_field(new, 0, Volumes.ref(part))
     fields = split_line(line) or []
-    if (len(fields) > 2 and vfstype != "auto" and part.fstype and part.fstype != vfstype
-            and part.role != "swap"):
+    if (
+        len(fields) > 2
+        and vfstype != "auto"
+        and part.fstype
+        and part.fstype != vfstype
+        and part.role != "swap"
+    ):
         new = replace_field(new, 2, part.fstype)
         if len(fields) > 3:
             kept, dropped = options_for(vfstype, part.fstype, mntops)
             if dropped:
                 new = replace_field(new, 3, kept)
-                notes.append(f"fstab: {fields[1]} is now {part.fstype}; dropped the {vfstype} options "
-                             + ",".join(dropped))
+                notes.append(
+                    f"fstab: {fields[1]} is now {part.fstype}; dropped the {vfstype} options "
+                    + ",".join(dropped)
+                )
     return None if new == line else new
-

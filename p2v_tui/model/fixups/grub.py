@@ -120,13 +120,18 @@ def fix_grub(ctx: Context, scope: Scope) -> None:
         lines = lines_of(scope.read(path) or "")
         for a in assignments(lines, "GRUB_DISABLE_LINUX_UUID"):
             if a.value == "true":
-                lines[a.index:a.index + 1], _ = comment_out_var(
-                    [lines[a.index]], "GRUB_DISABLE_LINUX_UUID", "the instance's root is found by UUID")
-                scope.note(f"grub: {path}: GRUB_DISABLE_LINUX_UUID=true commented out; device names "
-                           "differ on the instance, so the kernel finds its root by UUID")
+                lines[a.index : a.index + 1], _ = comment_out_var(
+                    [lines[a.index]], "GRUB_DISABLE_LINUX_UUID", "the instance's root is found by UUID"
+                )
+                scope.note(
+                    f"grub: {path}: GRUB_DISABLE_LINUX_UUID=true commented out; device names "
+                    "differ on the instance, so the kernel finds its root by UUID"
+                )
         if assignments(lines, "GRUB_FORCE_PARTUUID"):
-            lines, _ = comment_out_var(lines, "GRUB_FORCE_PARTUUID",
-                                       "the instance's partitions have new PARTUUIDs")
-            scope.note(f"grub: {path}: GRUB_FORCE_PARTUUID commented out; the instance boots with its "
-                       "initramfs")
+            lines, _ = comment_out_var(
+                lines, "GRUB_FORCE_PARTUUID", "the instance's partitions have new PARTUUIDs"
+            )
+            scope.note(
+                f"grub: {path}: GRUB_FORCE_PARTUUID commented out; the instance boots with its initramfs"
+            )
         scope.write(path, "".join(lines), "GRUB settings that name source devices")

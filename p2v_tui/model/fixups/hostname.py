@@ -29,8 +29,15 @@ HOSTS = "/etc/hosts"
 SYSCONFIG = "/etc/sysconfig/network"
 MAILNAME = "/etc/mailname"
 
-_LOCAL = {"localhost", "localhost.localdomain", "localhost4", "localhost6", "localhost4.localdomain4",
-          "localhost6.localdomain6", ""}
+_LOCAL = {
+    "localhost",
+    "localhost.localdomain",
+    "localhost4",
+    "localhost6",
+    "localhost4.localdomain4",
+    "localhost6.localdomain6",
+    "",
+}
 
 
 @dataclass(frozen=True)

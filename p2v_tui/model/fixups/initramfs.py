@@ -50,13 +50,20 @@ def modules_with(text: str | None, drivers: tuple[str, ...]) -> str:
         return text or ""
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    return "".join([*lines, f"{MARK}drivers of the instance's virtual disk and network card\n",
-                    *(f"{d}\n" for d in missing)])
+    return "".join(
+        [
+            *lines,
+            f"{MARK}drivers of the instance's virtual disk and network card\n",
+            *(f"{d}\n" for d in missing),
+        ]
+    )
 
 
 def dracut_conf(drivers: tuple[str, ...]) -> str:
-    return (f"{MARK}drivers of the instance's virtual disk and network card\n"
-            f'add_drivers+=" {" ".join(drivers)} "\n')
+    return (
+        f"{MARK}drivers of the instance's virtual disk and network card\n"
+        f'add_drivers+=" {" ".join(drivers)} "\n'
+    )
 
 
 def fix_initramfs(ctx: Context, scope: Scope) -> None:
@@ -64,31 +71,48 @@ def fix_initramfs(ctx: Context, scope: Scope) -> None:
     if ctx.facts.hypervisor == "lxc":
         return
     if not ctx.boot_own:
-        scope.note("initramfs: the instance boots the cluster's kernel and initrd; the modules of that "
-                   "kernel must be available to the instance (the source's initramfs is not changed)")
+        scope.note(
+            "initramfs: the instance boots the cluster's kernel and initrd; the modules of that "
+            "kernel must be available to the instance (the source's initramfs is not changed)"
+        )
         return
     drivers = drivers_for(ctx.facts.hypervisor)
     reason = "drivers of the instance's disk and network card in the initramfs"
     if tool == "initramfs-tools":
         scope.write(MODULES, modules_with(scope.read(MODULES), drivers), reason)
-        scope.command(["update-initramfs",
-                       "-u",          # update existing images
-                       "-k", "all",   # of every installed kernel, not the helper system's
-                       ], "rebuild the initramfs with the instance's drivers")
+        scope.command(
+            [
+                "update-initramfs",
+                "-u",  # update existing images
+                "-k",
+                "all",  # of every installed kernel, not the helper system's
+            ],
+            "rebuild the initramfs with the instance's drivers",
+        )
     elif tool == "dracut":
         scope.write(DRACUT_CONF, dracut_conf(drivers), reason)
         if ctx.family == "rhel" and ctx.machine.os.kernels:
             for version in ctx.machine.os.kernels:
-                scope.command(["dracut",
-                               "-f",                                # replace the existing image
-                               f"/boot/initramfs-{version}.img",    # RHEL's image name
-                               version,                             # not uname -r (the helper's)
-                               ], f"rebuild the initramfs of {version} with the instance's drivers")
+                scope.command(
+                    [
+                        "dracut",
+                        "-f",  # replace the existing image
+                        f"/boot/initramfs-{version}.img",  # RHEL's image name
+                        version,  # not uname -r (the helper's)
+                    ],
+                    f"rebuild the initramfs of {version} with the instance's drivers",
+                )
         else:
-            scope.command(["dracut",
-                           "-f",                  # replace existing images
-                           "--regenerate-all",    # of every installed kernel
-                           ], "rebuild the initramfs with the instance's drivers")
+            scope.command(
+                [
+                    "dracut",
+                    "-f",  # replace existing images
+                    "--regenerate-all",  # of every installed kernel
+                ],
+                "rebuild the initramfs with the instance's drivers",
+            )
     else:
-        scope.note("initramfs: the source boots without an initramfs; its kernel must have the "
-                   f"{', '.join(drivers)} drivers built in")
+        scope.note(
+            "initramfs: the source boots without an initramfs; its kernel must have the "
+            f"{', '.join(drivers)} drivers built in"
+        )

@@ -11,13 +11,24 @@ from __future__ import annotations
 from ..plan import PlannedPartition
 from ._volumes import Volumes
 
-STORAGE_KEYS = frozenset({
-    # dracut waits for these at boot; the instance has plain partitions, no
-    # LVM, md, LUKS or device-mapper volumes.
-    "rd.lvm.lv", "rd.lvm.vg", "rd.md.uuid", "rd.luks.uuid", "rd.luks.name", "rd.dm.uuid",
-    # the same in RHEL 6's dracut spelling
-    "rd_LVM_LV", "rd_LVM_VG", "rd_MD_UUID", "rd_LUKS_UUID", "rd_DM_UUID",
-})
+STORAGE_KEYS = frozenset(
+    {
+        # dracut waits for these at boot; the instance has plain partitions, no
+        # LVM, md, LUKS or device-mapper volumes.
+        "rd.lvm.lv",
+        "rd.lvm.vg",
+        "rd.md.uuid",
+        "rd.luks.uuid",
+        "rd.luks.name",
+        "rd.dm.uuid",
+        # the same in RHEL 6's dracut spelling
+        "rd_LVM_LV",
+        "rd_LVM_VG",
+        "rd_MD_UUID",
+        "rd_LUKS_UUID",
+        "rd_DM_UUID",
+    }
+)
 
 
 def split_args(text: str) -> list[str]:

@@ -64,8 +64,10 @@ def nic_map(ctx: Context, scope: Scope) -> NicMap:
 def fix_network_mac(ctx: Context, scope: Scope) -> None:
     found = interfaces(scope)
     if not found:
-        scope.note("network: no configuration for a network interface found (ifupdown, netplan, "
-                   "NetworkManager, ifcfg, networkd); the network is left as it is")
+        scope.note(
+            "network: no configuration for a network interface found (ifupdown, netplan, "
+            "NetworkManager, ifcfg, networkd); the network is left as it is"
+        )
     if not ctx.facts.nics:
         scope.note("network: the instance facts list no NIC; MAC-bound configuration is left as it is")
         return
@@ -77,22 +79,29 @@ def fix_network_mac(ctx: Context, scope: Scope) -> None:
     network_rhel.fix_macs(scope, nics, reason)
     network_ifupdown.fix_macs(scope, dict(nics.new_mac), reason)
     network_networkd.fix_macs(scope, nics, reason)
-    for name in nics.names[len(ctx.facts.nics):]:
-        scope.note(f"network: the instance has {len(ctx.facts.nics)} NIC(s); the configuration of "
-                   f"{name} is left as it is and will not be used")
+    for name in nics.names[len(ctx.facts.nics) :]:
+        scope.note(
+            f"network: the instance has {len(ctx.facts.nics)} NIC(s); the configuration of "
+            f"{name} is left as it is and will not be used"
+        )
     for path in scope.glob(network_netplan.GLOB):
         if network_netplan.cloud_init_generated(scope.read(path) or ""):
-            scope.note(f"network: {path} was written by cloud-init, which may write it again on the "
-                       "instance's first boot (network: {config: disabled} in /etc/cloud/cloud.cfg.d/ "
-                       "prevents that)")
+            scope.note(
+                f"network: {path} was written by cloud-init, which may write it again on the "
+                "instance's first boot (network: {config: disabled} in /etc/cloud/cloud.cfg.d/ "
+                "prevents that)"
+            )
 
 
 def ifnames_off(ctx: Context, scope: Scope) -> bool:
     """``net.ifnames=0`` on a kernel command line the instance boots with."""
     texts = [ctx.facts.kernel_args] if not ctx.boot_own else []
     for path in [*grub_files(scope), *scope.glob(BLS), KERNEL_CMDLINE]:
-        texts += [line.replace('"', " ") for line in lines_of(scope.read(path) or "")
-                  if not line.lstrip().startswith("#")]
+        texts += [
+            line.replace('"', " ")
+            for line in lines_of(scope.read(path) or "")
+            if not line.lstrip().startswith("#")
+        ]
     return any(has_arg(t, "net.ifnames=0") for t in texts)
 
 
@@ -103,7 +112,7 @@ def fix_network_names(ctx: Context, scope: Scope) -> None:
     nics = nic_map(ctx, scope)
     pinned = {**network_networkd.link_names(scope), **rule_macs(scope)}
     no_renaming = not ctx.systemd or ctx.facts.hypervisor == "xen-pvm" or ifnames_off(ctx, scope)
-    for index, name in enumerate(nics.names[:len(ctx.facts.nics)]):
+    for index, name in enumerate(nics.names[: len(ctx.facts.nics)]):
         if not any(i.by_name for i in found if i.name == name) or name in pinned:
             continue
         m = re.fullmatch(r"eth(\d+)", name)

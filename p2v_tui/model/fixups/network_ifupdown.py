@@ -112,8 +112,9 @@ def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> l
             continue
         target = name
         if all(s.method == "manual" for s in mine):
-            bridge = next((s for s in all_stanzas
-                           if any(name in (s.option(k) or "").split() for k in _MEMBERS)), None)
+            bridge = next(
+                (s for s in all_stanzas if any(name in (s.option(k) or "").split() for k in _MEMBERS)), None
+            )
             if bridge is not None:
                 target = bridge.name
                 mine = [s for s in all_stanzas if s.name == target]
@@ -123,9 +124,15 @@ def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> l
     return []
 
 
-def _static_lines(lines: list[str], mine: list[Stanza], name: str, family: str, *,
-                  iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
-                  static: StaticAddress) -> list[str]:
+def _static_lines(
+    lines: list[str],
+    mine: list[Stanza],
+    name: str,
+    family: str,
+    *,
+    iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+    static: StaticAddress,
+) -> list[str]:
     netmask = str(iface.netmask) if iface.version == 4 else str(iface.network.prefixlen)
     options = [("address", str(iface.ip)), ("netmask", netmask)]
     if static.gateway:
@@ -139,9 +146,9 @@ def _static_lines(lines: list[str], mine: list[Stanza], name: str, family: str, 
         indent = indent_of(lines[last.options[0][0]]) if last.options else "\t"
         block = ["\n", f"iface {name} {family} static\n", *(f"{indent}{k} {v}\n" for k, v in options)]
         out = list(lines)
-        if out[last.end - 1:last.end] and not out[last.end - 1].endswith("\n"):
+        if out[last.end - 1 : last.end] and not out[last.end - 1].endswith("\n"):
             out[last.end - 1] += "\n"
-        out[last.end:last.end] = block
+        out[last.end : last.end] = block
         return out
     indent = indent_of(lines[stanza.options[0][0]]) if stanza.options else "\t"
     out = list(lines)
@@ -151,6 +158,6 @@ def _static_lines(lines: list[str], mine: list[Stanza], name: str, family: str, 
     head = out[stanza.start]
     words = body(head).split()
     words[3] = "static"
-    out[stanza.start] = indent_of(head) + " ".join(words) + (head[len(body(head)):] or "\n")
-    out[stanza.start + 1:stanza.start + 1] = [f"{indent}{k} {v}\n" for k, v in options]
+    out[stanza.start] = indent_of(head) + " ".join(words) + (head[len(body(head)) :] or "\n")
+    out[stanza.start + 1 : stanza.start + 1] = [f"{indent}{k} {v}\n" for k, v in options]
     return out

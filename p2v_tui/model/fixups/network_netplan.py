@@ -65,9 +65,15 @@ def discover(scope: Scope) -> list[SourceInterface]:
         for key, iface in _ethernets(_compose(scope.read(path) or "")):
             match = _get(iface, "match")
             mac = _scalar(match[1] if match else None, "macaddress")
-            found.append(SourceInterface(_name(key, iface), "netplan", path,
-                                         mac=normal_mac(mac.value) if mac else None,
-                                         by_name=match is None))
+            found.append(
+                SourceInterface(
+                    _name(key, iface),
+                    "netplan",
+                    path,
+                    mac=normal_mac(mac.value) if mac else None,
+                    by_name=match is None,
+                )
+            )
     return found
 
 
@@ -100,7 +106,7 @@ def _replace_scalar(text: str, node: ScalarNode, new: str, *, was: bool) -> str:
 
 def _delete(text: str, first: int, last: int) -> str:
     lines = lines_of(text)
-    del lines[first:last + 1]
+    del lines[first : last + 1]
     return "".join(lines)
 
 
@@ -201,8 +207,11 @@ def _static(text: str, name: str, static: StaticAddress) -> str:
     pad, sub = " " * col, " " * (col + unit)
     block = [f"{pad}addresses:\n", *(f"{sub}- {a}\n" for a in [*kept, str(iface_addr)])]
     if static.gateway and _get(iface, "routes") is None:
-        block += [f"{pad}routes:\n", f"{sub}- to: {'0.0.0.0/0' if family == 4 else '::/0'}\n",
-                  f"{sub}  via: {static.gateway}\n"]
+        block += [
+            f"{pad}routes:\n",
+            f"{sub}- to: {'0.0.0.0/0' if family == 4 else '::/0'}\n",
+            f"{sub}  via: {static.gateway}\n",
+        ]
     if static.dns:
         subsub = " " * (col + 2 * unit)
         block += [f"{pad}nameservers:\n", f"{sub}addresses:\n", *(f"{subsub}- {d}\n" for d in static.dns)]
@@ -219,8 +228,11 @@ def _routes(text: str, name: str, family: int, gateway: str | None) -> str:
     if hit is None or not isinstance(hit[1], SequenceNode):
         return text
     items = hit[1].value
-    doomed = [i for i, item in enumerate(items)
-              if str(getattr(_scalar(item, "to"), "value", "")) in _default(family)]
+    doomed = [
+        i
+        for i, item in enumerate(items)
+        if str(getattr(_scalar(item, "to"), "value", "")) in _default(family)
+    ]
     if len(doomed) == len(items):
         return _delete(text, hit[0].start_mark.line, _last_line(hit[1]))
     for i in reversed(doomed):

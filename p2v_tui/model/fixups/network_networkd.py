@@ -36,8 +36,15 @@ def discover(scope: Scope) -> list[SourceInterface]:
         mac = mac.split()[0] if mac else None
         if name is None and mac is None:
             continue
-        found.append(SourceInterface(name or path.rsplit("/", 1)[-1], "networkd", path,
-                                     mac=normal_mac(mac) if mac else None, by_name=mac is None))
+        found.append(
+            SourceInterface(
+                name or path.rsplit("/", 1)[-1],
+                "networkd",
+                path,
+                mac=normal_mac(mac) if mac else None,
+                by_name=mac is None,
+            )
+        )
     return found
 
 

@@ -54,8 +54,11 @@ def discover(scope: Scope) -> list[SourceInterface]:
     for path, lines in _profiles(scope):
         name, by_name = _name(lines, path)
         mac = ini_value(lines, _ETHERNET, "mac-address")
-        found.append(SourceInterface(name, "networkmanager", path,
-                                     mac=normal_mac(mac) if mac else None, by_name=by_name))
+        found.append(
+            SourceInterface(
+                name, "networkmanager", path, mac=normal_mac(mac) if mac else None, by_name=by_name
+            )
+        )
     return found
 
 
@@ -91,8 +94,9 @@ def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> l
             settings.append(("dns", "".join(f"{d};" for d in dns)))
         out = list(lines)
         for k in reversed(ini_keys(out)):
-            if k.section == section and (k.key in ("method", "gateway") or _ADDRESS_KEY.match(k.key)
-                                         or (dns and k.key == "dns")):
+            if k.section == section and (
+                k.key in ("method", "gateway") or _ADDRESS_KEY.match(k.key) or (dns and k.key == "dns")
+            ):
                 del out[k.index]
         end = ini_section_end(out, section)
         new = [f"{k}={v}\n" for k, v in settings]

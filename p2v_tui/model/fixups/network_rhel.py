@@ -43,8 +43,12 @@ def discover(scope: Scope) -> list[SourceInterface]:
     found = []
     for path, lines, name in _files(scope):
         kind = (_value(lines, "TYPE") or "ethernet").lower()
-        if (kind in _NOT_PHYSICAL or is_virtual(name) or _value(lines, "BONDING_OPTS")
-                or (_value(lines, "VLAN") or "").lower() == "yes"):
+        if (
+            kind in _NOT_PHYSICAL
+            or is_virtual(name)
+            or _value(lines, "BONDING_OPTS")
+            or (_value(lines, "VLAN") or "").lower() == "yes"
+        ):
             continue
         mac = _value(lines, "HWADDR") or _value(lines, "MACADDR")
         found.append(SourceInterface(name, "ifcfg", path, mac=normal_mac(mac) if mac else None))
@@ -78,11 +82,17 @@ def set_static(scope: Scope, name: str, static: StaticAddress, reason: str) -> l
         gone = _V4_GONE if iface.version == 4 else _V6_GONE
         out = [ln for ln in lines if not ((a := parse_assignment(ln)) is not None and gone.match(a.name))]
         if static.dns:
-            out = [ln for ln in out if not ((a := parse_assignment(ln)) is not None
-                                            and re.fullmatch(r"DNS\d+", a.name))]
+            out = [
+                ln
+                for ln in out
+                if not ((a := parse_assignment(ln)) is not None and re.fullmatch(r"DNS\d+", a.name))
+            ]
         if iface.version == 4:
-            settings = [("BOOTPROTO", "none"), ("IPADDR", str(iface.ip)),
-                        ("PREFIX", str(iface.network.prefixlen))]
+            settings = [
+                ("BOOTPROTO", "none"),
+                ("IPADDR", str(iface.ip)),
+                ("PREFIX", str(iface.network.prefixlen)),
+            ]
             if static.gateway:
                 settings.append(("GATEWAY", static.gateway))
         else:

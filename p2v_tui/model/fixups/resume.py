@@ -50,8 +50,9 @@ def fix_resume(ctx: Context, scope: Scope) -> None:
                 continue
             rewrite_line(lines, a.index, render(a, new, lines[a.index]))
             if part is None:
-                scope.note(f"resume: the instance has no swap partition to resume from; {path} now says "
-                           "RESUME=none")
+                scope.note(
+                    f"resume: the instance has no swap partition to resume from; {path} now says RESUME=none"
+                )
         scope.write(path, "".join(lines), "resume from the instance's swap")
     if not ctx.boot_own:
         return

@@ -65,8 +65,10 @@ def fix_rules(scope: Scope, nics: NicMap, reason: str) -> None:
 
 
 def rule_line(mac: str, name: str) -> str:
-    return (f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{address}}=="{mac}", '
-            f'ATTR{{type}}=="1", KERNEL=="eth*", NAME="{name}"\n')
+    return (
+        f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{address}}=="{mac}", '
+        f'ATTR{{type}}=="1", KERNEL=="eth*", NAME="{name}"\n'
+    )
 
 
 def with_rule(text: str | None, mac: str, name: str) -> str:
@@ -85,9 +87,11 @@ def link_path(name: str) -> str:
 
 
 def link_file(mac: str, name: str) -> str:
-    return (f"{MARK}keep the interface name the migrated network configuration uses\n"
-            "[Match]\n"
-            f"MACAddress={mac}\n"
-            "\n"
-            "[Link]\n"
-            f"Name={name}\n")
+    return (
+        f"{MARK}keep the interface name the migrated network configuration uses\n"
+        "[Match]\n"
+        f"MACAddress={mac}\n"
+        "\n"
+        "[Link]\n"
+        f"Name={name}\n"
+    )

@@ -35,7 +35,7 @@ from ...model.fstabmap import apply_fstab, btrfs_subvolume_id, resolve_spec, swa
 from ...model.machine import Disk, Filesystem, Firmware, Machine, SwapArea
 from ..runner import CommandRunner
 from .blkid import probe_signature
-from .config import snapshot_config
+from .config import live_device_links, snapshot_config, with_device_links
 from .disks import (
     RawDisk,
     ensure_partition_nodes,
@@ -296,6 +296,6 @@ def probe_machine(
             machine,
             swaps=machine.swaps + tuple(_swap_files(runner, tree, machine)),
             os=detect_os(tree),
-            config=snapshot_config(tree),
+            config=with_device_links(snapshot_config(tree), live_device_links()),
             firmware=_firmware(machine),
         )

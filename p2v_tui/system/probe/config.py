@@ -7,11 +7,13 @@ way, instead of turning into U+FFFD on the target.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import stat
 from types import MappingProxyType
 
-from ...model.config_paths import CONFIG_GLOBS, LINK_GLOBS, MAX_CONFIG_BYTES
+from ...model.config_paths import CONFIG_GLOBS, DEVICE_LINK_GLOBS, LINK_GLOBS, MAX_CONFIG_BYTES
 from ...model.machine import ConfigSnapshot
 from .tree import SourceTree
 
@@ -50,3 +52,22 @@ def snapshot_config(
             if target is not None:
                 links[path] = target
     return ConfigSnapshot(files=MappingProxyType(files), links=MappingProxyType(links))
+
+
+def live_device_links(globs: tuple[str, ...] = DEVICE_LINK_GLOBS, root: str = "/") -> dict[str, str]:
+    """``/dev/disk/by-*`` links of the live system, which runs on the
+    source's hardware: they resolve the names the source's fstab may use.
+    Keys are the paths as the source system would see them."""
+    links: dict[str, str] = {}
+    for pattern in globs:
+        for path in sorted(glob.glob(os.path.join(root, pattern.lstrip("/")))):
+            try:
+                links["/" + os.path.relpath(path, root)] = os.readlink(path)
+            except OSError:
+                continue
+    return links
+
+
+def with_device_links(snapshot: ConfigSnapshot, links: dict[str, str]) -> ConfigSnapshot:
+    merged = {**links, **snapshot.links}
+    return ConfigSnapshot(files=snapshot.files, links=MappingProxyType(merged))

@@ -40,9 +40,11 @@ from ..model.edits import FileEdit, FixupSet
 from ..model.events import EventSink, FileChanged, Log, Progress, StepFinished, StepStarted
 from ..model.machine import Machine
 from ..model.partitioning import sfdisk_script
-from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, Plan, PlannedPartition
+from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, Plan, PlannedPartition
 from ..model.progress import ProgressTracker
+from ..model.schedule import copy_stages, side_mounts
 from ..model.units import format_size
+from ..system.runner import CommandError
 from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError
 from ..system.transfer import Cancelled, Transfer
@@ -94,8 +96,10 @@ class Executor:
             plan = self._step("mkfs", "Creating filesystems", lambda: self._mkfs(plan))
             if plan != migration.plan:
                 fixups = self.replan_fixups(plan)
-            self._step("mount", "Mounting the target filesystems", lambda: self._mount(plan, mounted))
-            self._step("copy", "Copying files", lambda: self._copy(plan))
+            self._step("mount", "Preparing the target filesystems", lambda: self._mount_side(plan, mounted))
+            self._step(
+                "copy", "Mounting and copying, filesystem by filesystem", lambda: self._copy(plan, mounted)
+            )
             self._step("swapfiles", "Creating swap files", lambda: self._swapfiles(plan))
             self._step("fixups", "Adapting the configuration", lambda: self._apply_edits(fixups))
             self._step(
@@ -164,8 +168,14 @@ class Executor:
                     "must run from RAM (start the instance with the ramboot initrd)"
                 )
         for path in (TARGET_ROOT, SIDE_MOUNTS):
-            if any(m.target == path or m.target.startswith(path + "/") for m in mounts):
-                raise ExecutionError(f"something is still mounted on {path} on the target")
+            # (the directory itself may be a tmpfs; what is mounted below it
+            # would hide the filesystems we mount there)
+            below = [m.target for m in mounts if m.target.startswith(path + "/")]
+            if below:
+                raise ExecutionError(
+                    f"{', '.join(below)} mounted on the target (left from an earlier run?): "
+                    f"unmount with 'umount -R {path}' on the target first"
+                )
 
     def _partition(self, plan: Plan) -> None:
         for dp in plan.disks:
@@ -211,7 +221,16 @@ class Executor:
             return part
         argv = mkfs_argv(part)
         self._log(f"{argv[0]} {part.device}" + (f" for {part.mountpoint}" if part.mountpoint else ""))
-        self._run(argv, timeout=3600)
+        result = self.target.run(argv, timeout=3600, check=False)
+        if result.returncode != 0 and part.uuid:
+            # mkfs.btrfs refuses a UUID its kernel already knows (another
+            # filesystem with it is attached): a new UUID is the way out,
+            # and the fixups follow it.
+            self._log(f"{argv[0]} with UUID {part.uuid} failed ({_last_line(result.stderr)}); "
+                      "trying with a new UUID", "warning")  # fmt: skip
+            result = self.target.run(mkfs_argv(replace(part, uuid="")), timeout=3600, check=False)
+        if result.returncode != 0:
+            raise CommandError(argv, result.returncode, result.stderr or result.stdout)
         uuid = self._run(["blkid", "-p", "-o", "value", "-s", "UUID", part.device]).strip()
         if part.uuid and uuid.lower() != part.uuid.lower():
             self._log(
@@ -221,15 +240,17 @@ class Executor:
             )
         return replace(part, uuid=uuid) if uuid and uuid.lower() != part.uuid.lower() else part
 
-    def _mount(self, plan: Plan, mounted: list[str]) -> None:
-        by_device = {p.device: p for p in plan.partitions}
-        for m in plan.mounts:
-            self._run(["mkdir", "-p", m.path])
-            self._run(mount_argv(m.device, m.path, m.fstype, m.options))
-            mounted.insert(0, m.path)
-            part = by_device.get(m.device)
-            if m.path.startswith(SIDE_MOUNTS) and part is not None and part.subvolumes:
-                self._create_subvolumes(part, m.path)
+    def _mount(self, mount: MountStep, plan: Plan, mounted: list[str]) -> None:
+        self._run(["mkdir", "-p", mount.path])
+        self._run(mount_argv(mount.device, mount.path, mount.fstype, mount.options))
+        mounted.insert(0, mount.path)
+        part = next((p for p in plan.partitions if p.device == mount.device), None)
+        if mount.path.startswith(SIDE_MOUNTS) and part is not None and part.subvolumes:
+            self._create_subvolumes(part, mount.path)
+
+    def _mount_side(self, plan: Plan, mounted: list[str]) -> None:
+        for m in side_mounts(plan):
+            self._mount(m, plan, mounted)
 
     def _create_subvolumes(self, part: PlannedPartition, top: str) -> None:
         for sv in part.subvolumes:  # parents first, as planned
@@ -239,43 +260,77 @@ class Executor:
         if part.default_subvolume:
             self._run(["btrfs", "-q", "subvolume", "set-default", f"{top}/{part.default_subvolume}"])
 
-    def _copy(self, plan: Plan) -> None:
-        tracker = ProgressTracker([job.bytes for job in plan.copies])
+    def _copy(self, plan: Plan, mounted: list[str]) -> None:
+        stages = copy_stages(plan)
+        jobs = [job for stage in stages for job in stage.jobs]
+        tracker = ProgressTracker([job.bytes for job in jobs])
         last_emit = 0.0
+        index = 0
+        for stage in stages:
+            if stage.mount is not None:
+                self._mount(stage.mount, plan, mounted)
+            for job in stage.jobs:
+                tracker.start_job(index)
+                index += 1
+                fs_source = self.source.directory(job.source_device, toplevel=job.source_path != "/")
+                source_dir = fs_source.rstrip("/") + (job.source_path if job.source_path != "/" else "")
+                where = job.mountpoint or job.source_path
+                self._log(f"copying {where} ({format_size(job.bytes)}) from {job.source_device}")
 
-        for index, job in enumerate(plan.copies):
-            tracker.start_job(index)
-            fs_source = self.source.directory(job.source_device, toplevel=job.source_path != "/")
-            source_dir = fs_source.rstrip("/") + (job.source_path if job.source_path != "/" else "")
-            where = job.mountpoint or job.source_path
-            self._log(f"copying {where} ({format_size(job.bytes)}) from {job.source_device}")
+                def on_progress(done: int, percent: int | None, current: str, job: CopyJob = job) -> None:
+                    nonlocal last_emit
+                    now = time.monotonic()
+                    tracker.update(done, percent, now)
+                    if now - last_emit >= self.progress_interval:
+                        last_emit = now
+                        shown = _join(job.mountpoint, current)
+                        self.emit(
+                            Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, shown)
+                        )
 
-            def on_progress(done: int, percent: int | None, current: str, job: CopyJob = job) -> None:
-                nonlocal last_emit
-                now = time.monotonic()
-                tracker.update(done, percent, now)
-                if now - last_emit >= self.progress_interval:
-                    last_emit = now
-                    shown = _join(job.mountpoint, current)
-                    self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, shown))
-
-            result = self.transfer.copy(job, source_dir, on_progress, self.cancel)
-            for warning in result.warnings:
-                self._log(warning, "warning")
-            tracker.finish_job(result.bytes)
-            self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, ""))
+                result = self.transfer.copy(job, source_dir, on_progress, self.cancel)
+                for warning in result.warnings:
+                    self._log(warning, "warning")
+                tracker.finish_job(result.bytes)
+                self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, ""))
 
     def _swapfiles(self, plan: Plan) -> None:
-        for sf in plan.swapfiles:
-            self._log(f"swap file {sf.path} ({format_size(sf.size)})")
-            self._run(swapfile_script(sf.path, sf.size, sf.uuid, sf.label, sf.fstype), timeout=3600)
+        with self._keeping_dir_times([sf.path for sf in plan.swapfiles]):
+            for sf in plan.swapfiles:
+                self._log(f"swap file {sf.path} ({format_size(sf.size)})")
+                self._run(swapfile_script(sf.path, sf.size, sf.uuid, sf.label, sf.fstype), timeout=3600)
 
     def _apply_edits(self, fixups: FixupSet) -> None:
-        for edit in fixups.edits:
-            self._apply_edit(edit)
-            self.emit(FileChanged(edit.path, edit.fixup, edit.diff()))
+        with self._keeping_dir_times([e.path for e in fixups.edits]):
+            for edit in fixups.edits:
+                self._apply_edit(edit)
+                self.emit(FileChanged(edit.path, edit.fixup, edit.diff()))
         for note in fixups.notes:
             self._log(note, "info")
+
+    @contextlib.contextmanager
+    def _keeping_dir_times(self, paths: list[str]) -> Iterator[None]:
+        """Creating or replacing files touches their directories; those keep
+        the source's times, as everything else the copy wrote does."""
+        parents = sorted({str(Path(TARGET_ROOT + p).parent) for p in paths}, key=len, reverse=True)
+        times = self._dir_times(parents)
+        yield
+        for directory, (atime, mtime) in times.items():
+            self._run(["touch", "-c", "-a", "-d", atime, directory])
+            self._run(["touch", "-c", "-m", "-d", mtime, directory])
+
+    def _dir_times(self, directories: list[str]) -> dict[str, tuple[str, str]]:
+        """Access and modification times (``stat`` format, nanoseconds) of
+        those of ``directories`` that exist."""
+        present = [d for d in directories if d not in self.target.missing_paths([d])]
+        if not present:
+            return {}
+        out = self._run(["stat", "--format=%x\t%y\t%n", "--", *present])
+        times = {}
+        for line in out.splitlines():
+            atime, mtime, name = line.split("\t", 2)
+            times[name] = (atime, mtime)
+        return times
 
     def _apply_edit(self, edit: FileEdit) -> None:
         path = TARGET_ROOT + edit.path
@@ -347,6 +402,11 @@ class Executor:
                 "not the bootstrap OS in RAM"
             )
         self._run(["sh", "-c", f"nohup sh -c '{AFTER_COMMANDS[after]}' >/dev/null 2>&1 &"])
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
 
 
 def _on_disk(device: str, disk: str) -> bool:

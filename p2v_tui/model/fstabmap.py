@@ -90,7 +90,19 @@ def _by_tag(tag: str, value: str, machine: Machine) -> list[str]:
     return []
 
 
-def _by_kernel_name(spec: str, machine: Machine) -> Resolved | None:
+def _disk_of(device: str, disks: list[Disk]) -> Disk | None:
+    for disk in disks:
+        if device == disk.path or any(p.path == device for p in disk.partitions):
+            return disk
+    return None
+
+
+def _by_kernel_name(spec: str, machine: Machine, root_device: str) -> Resolved | None:
+    """Kernel names are anchored on the root filesystem: when fstab names /
+    ``/dev/sdb3`` and the filesystem holding that fstab is on disk D, then
+    ``sdb`` is D. Other letters map to the other source disks in order (a
+    guess, with a note). Without an anchor only the first disk's name
+    (sda, vda, hda, nvme0n1) is taken, for a single source disk."""
     position = kernel_name_position(spec)
     if position is None:
         return None
@@ -98,8 +110,24 @@ def _by_kernel_name(spec: str, machine: Machine) -> Resolved | None:
     disks = _source_disks(machine)
     if not disks:
         return None
-    if len(disks) == 1:
-        disk, guess = disks[0], False
+    root_disk = _disk_of(root_device, disks) if root_device else None
+    root_spec = next((e.spec for e in machine.fstab if e.file == "/"), "")
+    anchor = kernel_name_position(root_spec)
+    guess = False
+    if root_disk is not None and anchor is not None:
+        if index == anchor[0]:
+            disk = root_disk
+        else:
+            others = [d for d in disks if d is not root_disk]
+            # the letters before and after the root's, in order
+            rank = index if index < anchor[0] else index - 1
+            if rank >= len(others):
+                return None
+            disk, guess = others[rank], True
+    elif len(disks) == 1:
+        if index != 0:
+            return None
+        disk = disks[0]
     elif index < len(disks):
         disk, guess = disks[index], True
     else:
@@ -132,8 +160,9 @@ def _md_key(device: str) -> str:
     return f"md{m.group(1)}" if m else device
 
 
-def resolve_spec(spec: str, machine: Machine) -> Resolved | None:
-    """The probed device an fstab spec refers to, or None."""
+def resolve_spec(spec: str, machine: Machine, root_device: str = "") -> Resolved | None:
+    """The probed device an fstab spec refers to, or None. ``root_device``
+    holds the fstab (default: the filesystem mounted at /)."""
     for prefix, tag in _BY.items():
         if spec.startswith(prefix):
             spec = f"{tag}={_UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix) :])}"
@@ -161,7 +190,9 @@ def resolve_spec(spec: str, machine: Machine) -> Resolved | None:
         if _md_key(spec) == _md_key(md.device):
             return Resolved(md.device)
     if kernel_name_position(spec) is not None:
-        return _by_kernel_name(spec, machine)
+        if not root_device:
+            root_device = next((fs.device for fs in machine.filesystems if fs.mountpoint == "/"), "")
+        return _by_kernel_name(spec, machine, root_device)
     for disk in _source_disks(machine):
         if spec in (disk.path, *(p.path for p in disk.partitions)):
             return Resolved(spec)
@@ -226,7 +257,7 @@ def apply_fstab(machine: Machine, *, root_device: str = "", root_subvolume: int 
             continue
         if entry.vfstype == "swap" and entry.spec in swap_file_paths([entry]):
             continue
-        resolved = resolve_spec(entry.spec, machine)
+        resolved = resolve_spec(entry.spec, machine, root_device)
         if resolved is None:
             if mount_option(entry.mntops, "noauto") is None:
                 note(root_device, f"fstab entry {entry.spec} for {entry.file} matches no probed device")

@@ -112,9 +112,17 @@ def plan_mounts(placed: Sequence[Placed]) -> tuple[MountStep, ...]:
                 elif path in kept:
                     tree.append((mp, MountStep(p.device, target_path(mp), "btrfs", f"subvol={path}")))
         else:
-            tree.append((p.mountpoint, MountStep(p.device, target_path(p.mountpoint), p.fstype)))
+            tree.append(
+                (p.mountpoint, MountStep(p.device, target_path(p.mountpoint), p.fstype, _options(p.fstype)))
+            )
     tree.sort(key=lambda t: mount_order(t[0]))
     return (*side, *(step for _, step in tree))
+
+
+def _options(fstype: str) -> str:
+    # XFS refuses to mount a second filesystem with a UUID it already has
+    # mounted; the copy keeps the source's UUID, so say it is expected.
+    return "nouuid" if fstype == "xfs" else "defaults"
 
 
 def rsync_pattern(path: str, mountpoint: str) -> str:

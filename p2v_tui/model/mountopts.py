@@ -13,7 +13,9 @@ _READONLY: dict[str, tuple[str, ...]] = {
     "ext2": ("ro",),  # no journal to replay
     "ext3": ("ro", "noload"),  # noload: do not replay the journal
     "ext4": ("ro", "noload"),
-    "xfs": ("ro", "norecovery"),  # norecovery: do not replay the log
+    # norecovery: do not replay the log; nouuid: mount even if a filesystem
+    # with the same UUID is mounted (the copy on a target in the same kernel)
+    "xfs": ("ro", "norecovery", "nouuid"),
     "btrfs": ("ro", "rescue=nologreplay"),  # do not replay the log tree (kernel >= 5.9)
     "vfat": ("ro",),
 }

@@ -211,10 +211,19 @@ def test_several_source_disks_map_kernel_names_by_order_and_say_so() -> None:
     fstab = "/dev/sda3 / ext4 defaults 0 1\n/dev/sdb1 /data ext4 defaults 0 2\n"
     out = apply_fstab(with_fstab(machine, fstab), root_device="/dev/sdb3")
     assert mountpoints(out) == {"/dev/sdb3": "/", "/dev/sdc1": "/data"}
-    assert out.filesystems[0].notes == (
-        "fstab names /dev/sda3; taken to be /dev/sdb3 (same disk order and partition number) - check this",
-    )
+    # "sda" is anchored: the fstab naming / as /dev/sda3 lives on /dev/sdb3
+    assert out.filesystems[0].notes == ()
     assert "taken to be /dev/sdc1" in out.filesystems[1].notes[0]
+
+
+def test_kernel_names_of_disks_that_are_not_migrated_match_nothing() -> None:
+    """/dev/sdc1 of an old fstab is not the single source disk's partition 1."""
+    data = Filesystem("/dev/sdb1", "ext4", uuid="d")
+    machine = Machine(disks=(LIVE_USB, SOURCE), filesystems=(ROOT, data))
+    fstab = "/dev/sda3 / ext4 defaults 0 1\n/dev/sdc1 /backup ext4 defaults 0 2\n"
+    out = apply_fstab(with_fstab(machine, fstab), root_device="/dev/sdb3")
+    assert [fs.mountpoint for fs in out.filesystems] == ["/", None]
+    assert "/dev/sdc1 for /backup matches no probed device" in out.filesystems[0].notes[0]
 
 
 def test_same_uuid_twice_is_noted() -> None:

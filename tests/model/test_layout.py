@@ -422,7 +422,7 @@ def test_gpt_mixed_mounts_copies_and_btrfs() -> None:
         MountStep("/dev/vda5", "/run/p2v-target/vda5", "btrfs", "subvolid=5"),
         MountStep("/dev/vda2", "/target", "ext4"),
         MountStep("/dev/vda3", "/target/boot", "ext4"),
-        MountStep("/dev/vda4", "/target/home", "xfs"),
+        MountStep("/dev/vda4", "/target/home", "xfs", "nouuid"),
         MountStep("/dev/vda5", "/target/var", "btrfs", "subvol=@var"),
         MountStep("/dev/vda5", "/target/var/log", "btrfs", "subvol=@var-log"),
     )

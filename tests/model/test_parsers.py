@@ -368,7 +368,7 @@ def test_mdadm_detail_of_nothing() -> None:
         ("ext2", None, "ro"),
         ("ext3", None, "ro,noload"),
         ("ext4", None, "ro,noload"),
-        ("xfs", None, "ro,norecovery"),
+        ("xfs", None, "ro,norecovery,nouuid"),
         ("btrfs", None, "ro,rescue=nologreplay"),
         ("btrfs", 5, "ro,rescue=nologreplay,subvolid=5"),
         ("vfat", None, "ro"),

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..fstabmap import resolve_spec
 from ..machine import Machine
 from ..plan import Plan, PlannedPartition
 
@@ -82,6 +83,7 @@ class Volumes:
 
     def __init__(self, machine: Machine, plan: Plan) -> None:
         self.plan = plan
+        self._machine = machine
         self._links = {p: t for p, t in machine.config.links.items() if p.startswith("/dev/")}
         same: dict[str, set[str]] = {}
 
@@ -147,16 +149,18 @@ class Volumes:
         return path
 
     def resolve(self, spec: str) -> SourceVolume | None:
+        """The source volume ``spec`` names, by the same rules the probe used
+        to read fstab (model.fstabmap): tags, LVM and md names, kernel names
+        by disk order and partition number; ``/dev/disk/by-id`` and
+        ``by-path`` links of the live system are followed first."""
         tag, value = split_tag(spec)
-        if tag == "UUID":
-            return self._first(v for v in self.volumes if v.uuid and v.uuid == value.lower())
-        if tag == "LABEL":
-            return self._first(v for v in self.volumes if v.label and v.label == value)
-        if tag == "PARTUUID":
-            return self._first(v for v in self.volumes if v.part_uuid and v.part_uuid == value.lower())
-        if tag == "PARTLABEL":
-            return self._first(v for v in self.volumes if v.part_label and v.part_label == value)
-        return self._by_path.get(self.canonical_path(value))
+        path = spec if tag else self.canonical_path(value)
+        if not tag and path in self._by_path:
+            return self._by_path[path]  # a device the probe saw under this very name
+        if not tag and self.target_named(path) is not None:
+            return None  # the instance's own device name (an edit already made)
+        found = resolve_spec(path, self._machine)
+        return self._by_path.get(found.device) if found is not None else None
 
     @staticmethod
     def _first(found: Iterable[SourceVolume]) -> SourceVolume | None:

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..model.commands import (
+    DeviceNode,
     chroot_argv,
+    chroot_dev_script,
     chroot_mount_argvs,
     mkfs_argv,
     mount_argv,
@@ -105,7 +107,7 @@ class Executor:
             self._step(
                 "bootloader",
                 "Regenerating the initramfs and installing the bootloader",
-                lambda: self._chroot_commands(fixups, chroot_mounted),
+                lambda: self._chroot_commands(plan, fixups, chroot_mounted),
             )
         finally:
             self._step("unmount", "Unmounting the target", lambda: self._unmount(chroot_mounted + mounted))
@@ -359,13 +361,39 @@ class Executor:
             self._run(["mkdir", "-p", str(Path(path).parent)])
             self.target.write_file(path, edit.new.encode("utf-8", "surrogateescape"), mode=edit.mode)
 
-    def _chroot_commands(self, fixups: FixupSet, chroot_mounted: list[str]) -> None:
+    def _device_nodes(self, plan: Plan) -> list[DeviceNode]:
+        """The instance's disks and partitions with their numbers and IDs."""
+        devices = [d.disk.path for d in plan.disks] + [p.device for p in plan.partitions]
+        numbers = self._run(["stat", "-L", "--format=%n %t %T", *devices])
+        nodes = []
+        for line in numbers.splitlines():
+            path, major, minor = line.rsplit(" ", 2)
+            tags: dict[str, str] = {}
+            probe = self.target.run(["blkid", "-p", "-o", "export", path], check=False).stdout
+            for item in probe.splitlines():
+                key, _, value = item.partition("=")
+                tags[key] = value
+            nodes.append(
+                DeviceNode(
+                    name=path.removeprefix("/dev/"),
+                    major=int(major, 16),
+                    minor=int(minor, 16),
+                    uuid=tags.get("UUID", ""),
+                    label=tags.get("LABEL", ""),
+                    part_uuid=tags.get("PART_ENTRY_UUID", ""),
+                )
+            )
+        return nodes
+
+    def _chroot_commands(self, plan: Plan, fixups: FixupSet, chroot_mounted: list[str]) -> None:
         if not fixups.commands:
             self._log("nothing to run inside the migrated system")
             return
         for argv in chroot_mount_argvs():
+            self._run(["mkdir", "-p", argv[-1]])
             self._run(argv)
             chroot_mounted.insert(0, argv[-1])
+        self._run(chroot_dev_script(TARGET_ROOT, self._device_nodes(plan)))
         for cmd in fixups.commands:
             self._log(f"in the migrated system: {' '.join(cmd.argv)}  ({cmd.reason})")
             result = self.target.run(chroot_argv(cmd.argv), timeout=3600, check=False)

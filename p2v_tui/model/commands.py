@@ -7,6 +7,7 @@ visible (and tested) here.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
 from .plan import TARGET_ROOT, PlannedPartition
 from .units import MiB
@@ -170,18 +171,61 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
-CHROOT_BINDS = ("/dev", "/dev/pts", "/proc", "/sys", "/run")
+@dataclass(frozen=True)
+class DeviceNode:
+    """A block device of the instance, as the chroot's /dev shows it."""
+
+    name: str
+    """Path below /dev: ``vda``, ``vda1``, ``loop3p1``."""
+    major: int
+    minor: int
+    uuid: str = ""
+    label: str = ""
+    part_uuid: str = ""
+
+
+# name, type, major, minor, mode: what tools in a chroot expect to find
+_STANDARD_NODES = (
+    ("null", "c", 1, 3, 0o666),
+    ("zero", "c", 1, 5, 0o666),
+    ("full", "c", 1, 7, 0o666),
+    ("random", "c", 1, 8, 0o666),
+    ("urandom", "c", 1, 9, 0o666),
+    ("kmsg", "c", 1, 11, 0o644),
+    ("tty", "c", 5, 0, 0o666),
+    ("console", "c", 5, 1, 0o600),
+)
+
+
+def chroot_dev_script(root: str, devices: list[DeviceNode]) -> list[str]:
+    """Populate the chroot's private /dev (a tmpfs): standard nodes, the
+    instance's disks and partitions and their /dev/disk/by-* links - as udev
+    would make them on the instance, so grub-mkconfig writes root=UUID=, and
+    nothing else: tools in the chroot cannot reach other disks."""
+    dev = f"{root}/dev"
+    steps = [f"mkdir -p {_q(dev)}/pts {_q(dev)}/shm {_q(dev)}/disk/by-uuid {_q(dev)}/disk/by-label "
+             f"{_q(dev)}/disk/by-partuuid"]  # fmt: skip
+    for name, kind, major, minor, mode in _STANDARD_NODES:
+        steps.append(f"mknod -m {mode:o} {_q(dev + '/' + name)} {kind} {major} {minor}")
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        steps.append(f"ln -s {target} {_q(dev + '/' + link)}")
+    for d in devices:
+        steps.append(f"mknod -m 660 {_q(dev + '/' + d.name)} b {d.major} {d.minor}")
+        for kind, value in (("by-uuid", d.uuid), ("by-label", d.label), ("by-partuuid", d.part_uuid)):
+            if value:
+                steps.append(f"ln -sf ../../{_q(d.name)} {_q(f'{dev}/disk/{kind}/{value}')}")
+    return ["sh", "-ec", "\n".join(steps)]
 
 
 def chroot_mount_argvs(root: str = TARGET_ROOT) -> list[list[str]]:
     """The API filesystems a chroot needs for grub-install and initramfs
-    tools, in mount order."""
+    tools, in mount order. /dev is private (see chroot_dev_script)."""
     return [
-        ["mount", "--bind", "/dev", f"{root}/dev"],
-        ["mount", "--bind", "/dev/pts", f"{root}/dev/pts"],
+        ["mount", "-t", "tmpfs", "-o", "mode=0755,size=16m", "p2v-dev", f"{root}/dev"],
         ["mount", "-t", "proc", "proc", f"{root}/proc"],
         ["mount", "-t", "sysfs", "sysfs", f"{root}/sys"],
-        ["mount", "-t", "tmpfs", "tmpfs", f"{root}/run"],
+        ["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", f"{root}/run"],
     ]
 
 

@@ -1,0 +1,55 @@
+"""A real Debian system for the tests that need one (bootloader, initramfs,
+booting the migrated disk): built once with mmdebstrap from the machine's
+apt sources, cached as a tarball keyed on its package list."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PACKAGES = (
+    "linux-image-amd64",
+    "grub-pc",
+    "initramfs-tools",
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "ifupdown",
+    "iproute2",
+    "procps",
+)
+SUITE = "bookworm"
+CACHE = Path(os.environ.get("P2V_TEST_CACHE", "/var/cache/p2v-tests"))
+
+
+def debian_rootfs() -> Path:
+    """Tarball of a minimal bootable Debian (kernel, GRUB, initramfs-tools,
+    systemd). Skips the calling test when it cannot be built here."""
+    if shutil.which("mmdebstrap") is None:
+        pytest.skip("needs mmdebstrap to build a Debian system")
+    key = hashlib.sha256(f"{SUITE} {' '.join(PACKAGES)}".encode()).hexdigest()[:16]
+    tarball = CACHE / f"debian-{SUITE}-{key}.tar"
+    if tarball.exists():
+        return tarball
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = tarball.with_suffix(".partial.tar")
+    # No mirror argument: mmdebstrap uses this machine's apt sources.
+    argv = [
+        "mmdebstrap",
+        "--quiet",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(partial),
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        partial.unlink(missing_ok=True)
+        pytest.fail(f"mmdebstrap failed:\n{proc.stderr[-3000:]}")
+    partial.rename(tarball)
+    return tarball

@@ -73,8 +73,17 @@ def debian_source(work: Path) -> Iterator[Source]:
     )  # fmt: skip
     with loop_disk(spec, work / "debian.img") as disk:
         with mounted(disk.partitions[0], "ext4") as root:
-            subprocess.run(["tar", "-C", str(root), "--xattrs", "--xattrs-include=*", "--acls", "--numeric-owner",
-                            "-xpf", str(tarball)], check=True)  # fmt: skip
+            untar = [
+                "tar",
+                "-C",
+                str(root),
+                "--xattrs",
+                "--xattrs-include=*",
+                "--acls",
+                "--numeric-owner",
+                "-xpf",
+            ]
+            subprocess.run([*untar, str(tarball)], check=True)
             (root / "etc/fstab").write_text(FSTAB)
             (root / "etc/hostname").write_text("oldbox\n")
             (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n192.0.2.10\toldbox.example.org\toldbox\n")

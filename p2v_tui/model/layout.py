@@ -125,7 +125,7 @@ def plan_layout(machine: Machine, disks: Sequence[TargetDisk], choices: LayoutCh
         for dp in disk_plans
     ]
     mounts = plan_mounts(placed)
-    copies, copy_notes = plan_copies(placed, mounts, sources.used, sources.not_copied)
+    copies, copy_notes = plan_copies(placed, mounts, sources.used, sources.not_copied, sources.exclusions)
     bootloader = None
     if choices.boot == "own" and choices.firmware == "bios":
         bootloader = by_index[bdisk].path

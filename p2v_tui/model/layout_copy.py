@@ -10,7 +10,7 @@ bootloader. Everything else is copied into the assembled tree.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .layout_sources import is_under, mount_order
@@ -202,8 +202,10 @@ def plan_copies(
     mounts: Sequence[MountStep],
     used: Mapping[str, int],
     not_copied: Mapping[str, tuple[str, ...]],
+    exclusions: Collection[str] = (),
 ) -> tuple[tuple[CopyJob, ...], tuple[str, ...]]:
-    """Copy jobs in mount order (by the mount each job writes into)."""
+    """Copy jobs in mount order (by the mount each job writes into).
+    ``exclusions`` (the user's, among ``not_copied``) keep their directory."""
     jobs: list[CopyJob] = []
     notes: list[str] = []
     for pl in placed:
@@ -218,7 +220,20 @@ def plan_copies(
         inside = [i for i, m in enumerate(mounts) if is_under(job.dest, m.path)]
         return max(inside, key=lambda i: len(mounts[i].path), default=len(mounts))
 
-    return tuple(sorted(_protect_merged(jobs, mount_index), key=mount_index)), tuple(notes)
+    jobs = [_keep_dirs(job, exclusions) for job in _protect_merged(jobs, mount_index)]
+    return tuple(sorted(jobs, key=mount_index)), tuple(notes)
+
+
+def _keep_dirs(job: CopyJob, exclusions: Collection[str]) -> CopyJob:
+    if job.mountpoint is None:
+        return job
+    mine = {
+        rsync_pattern(p, job.mountpoint)
+        for p in exclusions
+        if is_under(p, job.mountpoint) and p != job.mountpoint
+    }
+    keep = tuple(e for e in job.excludes if e in mine)
+    return replace(job, keep_dirs=keep) if keep else job
 
 
 def _protect_merged(jobs: Sequence[CopyJob], mount_index: Callable[[CopyJob], int]) -> list[CopyJob]:

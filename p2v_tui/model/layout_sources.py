@@ -74,6 +74,8 @@ class Sources:
     """Source device -> bytes to copy (used minus exclusions and swap files)."""
     not_copied: Mapping[str, tuple[str, ...]]
     """Source device -> absolute paths the copy skips (exclusions, swap files)."""
+    exclusions: frozenset[str]
+    """The user's exclusions among ``not_copied`` (the rest are swap files)."""
     dropped: tuple[str, ...]
     notes: tuple[str, ...]
 
@@ -90,12 +92,20 @@ def _check_names(machine: Machine, choices: LayoutChoices, mounted: Sequence[Fil
         seen[fs.mountpoint] = fs
     if "/" not in seen:
         raise LayoutError("the source's fstab mounts no root filesystem (/)")
-    known = set(seen) | {s.path for s in machine.swaps}
     for name in choices.drop:
         if name == "/":
             raise LayoutError("/ cannot be dropped: it is the system being migrated")
-        if name not in known:
-            raise LayoutError(f"cannot drop {name}: no source filesystem or swap area has that name")
+
+
+def _unknown_drops(machine: Machine, choices: LayoutChoices, mounted: Sequence[Filesystem]) -> list[str]:
+    """A name in ``drop`` that this machine does not have is not an error
+    (one answers file serves many machines), but it is said."""
+    known = {fs.mountpoint for fs in mounted} | {s.path for s in machine.swaps}
+    return [
+        f"nothing to drop at {name}: no source filesystem or swap area has that name"
+        for name in choices.drop
+        if name not in known
+    ]
 
 
 def select_sources(machine: Machine, choices: LayoutChoices) -> Sources:
@@ -104,7 +114,7 @@ def select_sources(machine: Machine, choices: LayoutChoices) -> Sources:
     mounted = [fs for fs in machine.filesystems if fs.mountpoint]
     _check_names(machine, choices, mounted)
     dropped: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = _unknown_drops(machine, choices, mounted)
     migrate: list[Filesystem] = []
     esp: Filesystem | None = None
     for fs in mounted:
@@ -166,6 +176,7 @@ def select_sources(machine: Machine, choices: LayoutChoices) -> Sources:
         swap_files=tuple(swap_files),
         used=_frozen(used),
         not_copied=MappingProxyType({d: tuple(p) for d, p in skipped.items()}),
+        exclusions=frozenset(excluded),
         dropped=tuple(dropped),
         notes=tuple(notes),
     )

@@ -144,6 +144,10 @@ class CopyJob:
     """rsync patterns anchored at the job's root (``/cache/apt/archives``)."""
     bytes: int = 0
     """Estimated bytes to copy, for progress."""
+    keep_dirs: tuple[str, ...] = ()
+    """Those of ``excludes`` (the user's exclusions) that stay as empty
+    directories when they are directories: /var/cache/apt/archives or a
+    home's Downloads keep their owner and mode, only the contents go."""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ def rsync_argv(
         argv.append(f"--bwlimit={bwlimit_kib}")  # KiB/s: leave room on a shared link
     if remote_shell is not None:
         argv += ["--rsh", shlex.join(remote_shell)]  # our pinned-key ssh, not the user's config
+    for pattern in job.keep_dirs:
+        argv.append(f"--filter=+ {pattern}/")  # an excluded directory stays, empty
+        argv.append(f"--filter=- {pattern}/**")  # ... without its contents
     for pattern in job.excludes:
         argv.append(f"--exclude={pattern}")  # anchored at the job root: /cache/apt/archives
     argv += [source_dir.rstrip("/") + "/", destination.rstrip("/") + "/"]

@@ -329,9 +329,22 @@ def check_trees_equal(source: Source, plan: Mapping[str, Any], dst: Mapping[str,
     for fs in source.filesystems:
         with readonly(fs.device, fs.fstype, fs.subvol) as src:
             dst_dir = _locate(dst, fs.mountpoint)
-            fs_excludes = [r for p in excludes if (r := _relative(p, fs.mountpoint)) is not None]
+            # an excluded directory stays, empty, with its owner, mode and
+            # times; an excluded file is absent
+            fs_excludes = [
+                f"{r}/*" if (src / r).is_dir() else r
+                for p in excludes
+                if (r := _relative(p, fs.mountpoint)) is not None
+            ]
             recreated = [source.tree.swapfile] if source.tree.swapfile else []
-            ignore = [r for p in [*changed, *recreated] if (r := _relative(p, fs.mountpoint)) is not None]
+            # other source filesystems mounted below this one are compared on
+            # their own (after a merge they are plain directories here)
+            nested = [o.mountpoint for o in source.filesystems if o.mountpoint != fs.mountpoint]
+            ignore = [
+                r
+                for p in [*changed, *recreated, *nested]
+                if (r := _relative(p, fs.mountpoint)) not in (None, "")
+            ]
             for line in compare_trees(src, dst_dir, excludes=fs_excludes, ignore=ignore):
                 problems.append(f"{fs.mountpoint}: {line}")
     assert not problems, "\n".join(problems[:50])

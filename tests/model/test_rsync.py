@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -81,3 +85,38 @@ def test_argv_local_has_no_remote_shell_and_optional_limit() -> None:
     job = CopyJob("/dev/sda1", "/", "/target", "/")
     argv = rsync_argv(job, "/src", "/tmp/t/target", remote_shell=None, bwlimit_kib=1024)
     assert "--rsh" not in argv and "--bwlimit=1024" in argv
+
+
+def test_excluded_directories_stay_empty_files_go() -> None:
+    job = CopyJob("/dev/sda1", "/", "/target", "/", excludes=("/var/cache/apt/archives", "/swapfile"),
+                  keep_dirs=("/var/cache/apt/archives",))  # fmt: skip
+    argv = rsync_argv(job, "/src", "/dst", remote_shell=None)
+    rules = [a for a in argv if a.startswith(("--filter=+", "--filter=- /", "--exclude="))]
+    # the directory is included before the exclusions, its contents are not
+    assert rules == [
+        "--filter=+ /var/cache/apt/archives/",
+        "--filter=- /var/cache/apt/archives/**",
+        "--exclude=/var/cache/apt/archives",
+        "--exclude=/swapfile",
+    ]
+
+
+def test_excluded_directory_really_stays_empty(tmp_path: Path) -> None:
+    """With the real rsync: a directory exclusion keeps the directory, a
+    file exclusion drops the file."""
+    if shutil.which("rsync") is None:
+        pytest.skip("needs rsync")
+    src = tmp_path / "src"
+    (src / "cache/archives").mkdir(parents=True)
+    (src / "cache/archives/big.deb").write_bytes(b"x" * 100)
+    (src / "cache/archives/partial").mkdir()
+    (src / "big.img").write_bytes(b"y")
+    (src / "keep").write_bytes(b"z")
+    job = CopyJob("/dev/x", "/", "/dst", "/", excludes=("/cache/archives", "/big.img"),
+                  keep_dirs=("/cache/archives", "/big.img"))  # fmt: skip
+    dst = tmp_path / "dst"
+    argv = rsync_argv(job, str(src), str(dst), remote_shell=None)
+    argv = [a for a in argv if not a.startswith(("--acls", "--xattrs", "--filter=-x"))]
+    subprocess.run(argv, check=True, capture_output=True)
+    assert (dst / "cache/archives").is_dir() and not any((dst / "cache/archives").iterdir())
+    assert not (dst / "big.img").exists() and (dst / "keep").read_bytes() == b"z"

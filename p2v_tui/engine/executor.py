@@ -426,8 +426,8 @@ class Executor:
         root_fs = roots[-1] if roots else ""
         if root_fs not in ("tmpfs", "ramfs", "rootfs"):
             raise ExecutionError(
-                f"not running '{after}' on the target: its root filesystem is {root_fs or 'unknown'}, "
-                "not the bootstrap OS in RAM"
+                f"the migration is complete, but '{after}' was not run on the target: its root "
+                f"filesystem is {root_fs or 'unknown'}, not the bootstrap OS in RAM"
             )
         self._run(["sh", "-c", f"nohup sh -c '{AFTER_COMMANDS[after]}' >/dev/null 2>&1 &"])
 

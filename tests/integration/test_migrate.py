@@ -243,3 +243,13 @@ def test_big_gpt_plan_uses_the_whole_disk(tmp_path: Path) -> None:
         last = max(p["start"] + p["size"] for p in disk["partitions"])
         assert 3 * GiB - last < 2 * MiB
         assert disk["partitions"][0]["role"] == "bios_grub"
+
+
+def test_power_off_only_a_bootstrap_os_in_ram(small_source, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The lab's target runs from a disk, not from RAM: p2v migrates, then
+    refuses to power it off (a mistyped host must never be switched off)."""
+    with migration_target(tmp_path, 900 * MiB) as target:
+        run = run_p2v(target, target.answers(small_source, after="poweroff"), tmp_path)
+        assert run.returncode == 1
+        assert "the migration is complete, but 'poweroff' was not run" in run.output
+        assert (run.report / "diffs").is_dir()

@@ -8,8 +8,10 @@ Steps, in order (each emits StepStarted/StepFinished):
 3. mkfs       - filesystems and swap with the source's UUIDs and features;
                 when a UUID cannot be kept, fixups are re-planned with the
                 real one so fstab matches what exists
-4. mount      - the target tree under /target (btrfs: subvolumes created)
-5. copy       - rsync per job, progress events
+4. mount      - btrfs top levels on side mounts, subvolumes created
+5. copy       - the tree under /target mounted filesystem by filesystem,
+                each copied (system/transfer: sparse, tar and rsync passes)
+                before anything is mounted on it; progress events
 6. swapfiles  - recreated without holes
 7. fixups     - each FileEdit written, its diff emitted
 8. bootloader - chroot commands (initramfs, grub) when booting its own kernel

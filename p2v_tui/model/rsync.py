@@ -15,20 +15,7 @@ from dataclasses import dataclass
 from .plan import CopyJob
 
 
-def rsync_argv(
-    job: CopyJob,
-    source_dir: str,
-    destination: str,
-    *,
-    remote_shell: Sequence[str] | None,
-    bwlimit_kib: int = 0,
-) -> list[str]:
-    """The rsync command that copies one job.
-
-    ``source_dir`` is the local directory holding the job's tree (a read-only
-    mount of the source filesystem); ``destination`` is ``user@host:/dir`` when
-    ``remote_shell`` is given, a local directory otherwise.
-    """
+def _common(remote_shell: Sequence[str] | None, bwlimit_kib: int) -> list[str]:
     argv = [
         "rsync",
         "--archive",  # recursion, perms, times, owners, groups, devices, specials, symlinks
@@ -40,11 +27,8 @@ def rsync_argv(
         # copy them as junk onto other filesystems. --acls carries ACLs.
         "--filter=-x trusted.SGI_ACL_*",
         "--numeric-ids",  # the live image's passwd is not the source's
-        "--sparse",  # holes stay holes (VM images, databases, lastlog)
-        "--one-file-system",  # each source filesystem is its own job
         "--whole-file",  # the target starts empty: deltas only cost CPU
         "--partial",  # a cancelled big file resumes instead of restarting from scratch
-        "--delete",  # a resumed copy converges to the source exactly
         "--info=progress2,name1",  # overall progress records plus the name of each file
         "--protect-args",  # names with spaces or shell characters reach the target intact
     ]
@@ -52,13 +36,61 @@ def rsync_argv(
         argv.append(f"--bwlimit={bwlimit_kib}")  # KiB/s: leave room on a shared link
     if remote_shell is not None:
         argv += ["--rsh", shlex.join(remote_shell)]  # our pinned-key ssh, not the user's config
+    return argv
+
+
+def rsync_argv(
+    job: CopyJob,
+    source_dir: str,
+    destination: str,
+    *,
+    remote_shell: Sequence[str] | None,
+    bwlimit_kib: int = 0,
+) -> list[str]:
+    """The rsync command that copies one job (after :func:`sparse_argv` has
+    copied its sparse files, which this run then finds up to date).
+
+    ``source_dir`` is the local directory holding the job's tree (a read-only
+    mount of the source filesystem); ``destination`` is ``user@host:/dir`` when
+    ``remote_shell`` is given, a local directory otherwise. No ``--sparse``:
+    scanning every byte for zeros costs more than the link on large files,
+    and a file that is not sparse on the source must not become so.
+    """
+    argv = _common(remote_shell, bwlimit_kib)
+    argv += [
+        "--one-file-system",  # each source filesystem is its own job
+        "--delete",  # a resumed copy converges to the source exactly
+    ]
     for pattern in job.keep_dirs:
         argv.append(f"--filter=+ {pattern}/")  # an excluded directory stays, empty
         argv.append(f"--filter=- {pattern}/**")  # ... without its contents
     for pattern in job.excludes:
         argv.append(f"--exclude={pattern}")  # anchored at the job root: /cache/apt/archives
-    argv += [source_dir.rstrip("/") + "/", destination.rstrip("/") + "/"]
-    return argv
+    return [*argv, source_dir.rstrip("/") + "/", destination.rstrip("/") + "/"]
+
+
+def sparse_argv(
+    job: CopyJob,
+    source_dir: str,
+    destination: str,
+    files_from: str,
+    *,
+    remote_shell: Sequence[str] | None,
+    bwlimit_kib: int = 0,
+) -> list[str]:
+    """The rsync command that copies the job's sparse files first, listed in
+    ``files_from`` (NUL-separated paths relative to ``source_dir``)."""
+    argv = _common(remote_shell, bwlimit_kib)
+    argv += [
+        "--sparse",  # holes stay holes (VM images, databases, lastlog)
+        "--compress",  # rsync still sends the zeros of holes: they compress to nothing
+        f"--files-from={files_from}",  # only these files (all paths of a hard-linked inode)
+        "--from0",  # the list is NUL-separated: any file name works
+    ]
+    for pattern in job.excludes:
+        # listed files are not pruned by an excluded parent: match both
+        argv += [f"--exclude={pattern}", f"--exclude={pattern}/**"]
+    return [*argv, source_dir.rstrip("/") + "/", destination.rstrip("/") + "/"]
 
 
 _PROGRESS = re.compile(

@@ -244,6 +244,11 @@ class SshTarget:
             "-o", "ServerAliveCountMax=8",
             "-o", "ConnectTimeout=20",
             "-o", "LogLevel=ERROR",
+            # one connection for every pass of every job: no key exchange
+            # and authentication per rsync or tar run
+            "-o", "ControlMaster=auto",
+            "-o", f"ControlPath={known_hosts.parent}/cm-%C",
+            "-o", "ControlPersist=15",  # the master ends 15 s after the last copy
         ]  # fmt: skip
 
     def close(self) -> None:

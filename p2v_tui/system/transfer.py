@@ -8,13 +8,32 @@ import selectors
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import IO, Protocol
 
+from ..model.bulk import (
+    FIND_FORMAT,
+    Scan,
+    classify,
+    excluded,
+    remote_command,
+    tar_create_argv,
+    tar_extract_argv,
+    tar_progress,
+)
 from ..model.plan import CopyJob
-from ..model.rsync import ProgressParser, RsyncName, RsyncProgress, describe_exit, rsync_argv
+from ..model.rsync import (
+    ProgressParser,
+    RsyncName,
+    RsyncProgress,
+    describe_exit,
+    rsync_argv,
+    sparse_argv,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +62,10 @@ class Transfer(Protocol):
 
 
 class RsyncTransfer:
-    """Copies jobs with rsync, to a remote target (``remote_shell`` and
-    ``login`` given) or to a local directory (the demo's simulated target,
-    where ``local_root`` prefixes every destination)."""
+    """Copies jobs with rsync (and tar for large files), to a remote target
+    (``remote_shell`` and ``login`` given) or to a local directory (the
+    demo's simulated target, where ``local_root`` prefixes every
+    destination)."""
 
     def __init__(
         self,
@@ -68,68 +88,176 @@ class RsyncTransfer:
     def copy(
         self, job: CopyJob, source_dir: str, on_progress: ProgressCallback, cancel: threading.Event
     ) -> JobResult:
-        argv = rsync_argv(
-            job,
-            source_dir,
-            self.destination(job),
-            remote_shell=self.remote_shell,
-            bwlimit_kib=self.bwlimit_kib,
+        """Up to three passes (model/bulk.py): sparse files with --sparse,
+        large files through tar, then rsync over everything, which finds the
+        first two up to date and sets every attribute. Progress counts all."""
+        destination = self.destination(job)
+        where = job.mountpoint or job.source_path
+        scan = scan_files(source_dir)
+        done = 0
+        warnings: list[str] = []
+
+        def shifted(n: int, percent: int | None, current: str) -> None:
+            on_progress(done + n, None if done else percent, current)
+
+        with tempfile.TemporaryDirectory(prefix="p2v-lists-") as tmp:
+            if scan.sparse:
+                log.info("%s: %d sparse files are copied first, with their holes", where, len(scan.sparse))
+                listed = _write_list(Path(tmp) / "sparse", scan.sparse)
+                argv = sparse_argv(job, source_dir, destination, listed, remote_shell=self.remote_shell,
+                                   bwlimit_kib=self.bwlimit_kib)  # fmt: skip
+                first = _run_rsync(argv, where, shifted, cancel)
+                done += first.bytes
+                warnings += first.warnings
+            bulk = [p for p in scan.bulk if not excluded(p.decode(errors="surrogateescape"), job.excludes)]
+            if bulk and not self.bwlimit_kib:  # a bandwidth limit is rsync's: no tar pass then
+                log.info("%s: %d large files are streamed with tar", where, len(bulk))
+                listed = _write_list(Path(tmp) / "bulk", bulk)
+                done += self._tar(job, source_dir, listed, where=where, on_progress=shifted, cancel=cancel)
+        main = _run_rsync(
+            rsync_argv(
+                job, source_dir, destination, remote_shell=self.remote_shell, bwlimit_kib=self.bwlimit_kib
+            ),
+            where,
+            shifted,
+            cancel,
         )
-        log.info("copy: %s", shlex.join(argv))
+        return JobResult(done + main.bytes, (*warnings, *main.warnings))
+
+    def _tar(
+        self,
+        job: CopyJob,
+        source_dir: str,
+        listed: str,
+        *,
+        where: str,
+        on_progress: ProgressCallback,
+        cancel: threading.Event,
+    ) -> int:
+        """``tar | ssh tar`` (or a local tar) for the listed files; bytes sent."""
+        create = tar_create_argv(source_dir, listed)
+        if self.remote_shell is not None:
+            extract = [*self.remote_shell, self.login, remote_command(tar_extract_argv(job.dest))]
+        else:
+            extract = tar_extract_argv(self.local_root + job.dest)
+        log.info("copy: %s | %s", shlex.join(create), shlex.join(extract))
         env = dict(os.environ, LC_ALL="C")
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        sender = subprocess.Popen(create, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        assert sender.stdout is not None and sender.stderr is not None
+        receiver = subprocess.Popen(
+            extract, stdin=sender.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
         )
-        assert proc.stdout is not None and proc.stderr is not None
-        parser = ProgressParser()
-        last_bytes = 0
-        current = ""
-        stderr = bytearray()
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        open_streams = 2
-        try:
-            while open_streams:
-                if cancel.is_set():
+        assert receiver.stderr is not None
+        sender.stdout.close()  # the receiver holds the pipe now
+        sent = 0
+        messages = bytearray()
+
+        def progress(data: bytes) -> None:
+            nonlocal sent
+            count = tar_progress(data)
+            if count is None:
+                messages.extend(data)
+            else:
+                sent = count
+                on_progress(sent, None, "")
+
+        _watch({sender.stderr: progress, receiver.stderr: messages.extend}, [sender, receiver], cancel, where)
+        codes = (sender.wait(), receiver.wait())
+        if codes != (0, 0):
+            text = messages.decode(errors="replace").strip()[-1500:]
+            raise TransferError(f"copying the large files of {where} failed (tar exit {codes}): {text}")
+        return sent
+
+
+def _write_list(path: Path, names: Sequence[bytes]) -> str:
+    path.write_bytes(b"\0".join(names) + b"\0")
+    return str(path)
+
+
+def scan_files(directory: str) -> Scan:
+    """Sparse and large files below ``directory`` (one filesystem), paths
+    relative to it. A failing scan is not fatal: everything then goes
+    through the main rsync pass, without holes."""
+    argv = ["find", directory, "-xdev", "-type", "f", "-printf", FIND_FORMAT]
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    if proc.returncode != 0:
+        log.warning("scanning %s failed: %s", directory, proc.stderr.decode(errors="replace"))
+    return classify(proc.stdout)
+
+
+def _run_rsync(
+    argv: list[str], where: str, on_progress: ProgressCallback, cancel: threading.Event
+) -> JobResult:
+    log.info("copy: %s", shlex.join(argv))
+    env = dict(os.environ, LC_ALL="C")
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    parser = ProgressParser()
+    last_bytes = 0
+    current = ""
+    stderr = bytearray()
+
+    def output(data: bytes) -> None:
+        nonlocal last_bytes, current
+        for rec in parser.feed(data.decode(errors="replace")):
+            if isinstance(rec, RsyncName):
+                current = rec.name
+            elif isinstance(rec, RsyncProgress):
+                last_bytes = rec.bytes
+                on_progress(rec.bytes, rec.percent, current)
+
+    _watch({proc.stdout: output, proc.stderr: stderr.extend}, [proc], cancel, where)
+    for rec in parser.flush():
+        if isinstance(rec, RsyncProgress):
+            last_bytes = rec.bytes
+    code = proc.wait()
+    errors = stderr.decode(errors="replace").strip()
+    if errors:
+        log.debug("rsync stderr:\n%s", errors)
+    if code == 24:  # vanished files: cannot happen on a read-only source, but is not fatal
+        return JobResult(last_bytes, (f"rsync: {describe_exit(code)}\n{errors[-1000:]}",))
+    if code != 0:
+        raise TransferError(
+            f"copying {where} failed: rsync {describe_exit(code)}" + (f"\n{errors[-1500:]}" if errors else "")
+        )
+    return JobResult(last_bytes, ())
+
+
+def _watch(
+    streams: Mapping[IO[bytes], Callable[[bytes], object]],
+    procs: Sequence[subprocess.Popen[bytes]],
+    cancel: threading.Event,
+    where: str,
+) -> None:
+    """Hand what each stream says to its handler until all have closed;
+    on cancel, end the processes and raise Cancelled. The streams are closed
+    and the processes ended (if still running) on the way out."""
+    sel = selectors.DefaultSelector()
+    for stream in streams:
+        sel.register(stream, selectors.EVENT_READ)
+    open_streams = len(streams)
+    try:
+        while open_streams:
+            if cancel.is_set():
+                for proc in procs:
                     _stop(proc)
-                    raise Cancelled(f"copy of {job.mountpoint or job.source_path} cancelled")
-                for key, _ in sel.select(timeout=0.25):
-                    data = os.read(key.fd, 65536)
-                    if not data:
-                        sel.unregister(key.fileobj)
-                        open_streams -= 1
-                        continue
-                    if key.fileobj is proc.stderr:
-                        stderr += data
-                        continue
-                    for rec in parser.feed(data.decode(errors="replace")):
-                        if isinstance(rec, RsyncName):
-                            current = rec.name
-                        elif isinstance(rec, RsyncProgress):
-                            last_bytes = rec.bytes
-                            on_progress(rec.bytes, rec.percent, current)
-            for rec in parser.flush():
-                if isinstance(rec, RsyncProgress):
-                    last_bytes = rec.bytes
-            code = proc.wait()
-        finally:
-            sel.close()
-            if proc.poll() is None:
+                raise Cancelled(f"copy of {where} cancelled")
+            for key, _ in sel.select(timeout=0.25):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                streams[key.fileobj](data)  # type: ignore[index]
+    finally:
+        sel.close()
+        if cancel.is_set() or open_streams:
+            for proc in procs:
                 _stop(proc)
-            proc.stdout.close()
-            proc.stderr.close()
-        errors = stderr.decode(errors="replace").strip()
-        if errors:
-            log.debug("rsync stderr:\n%s", errors)
-        if code == 24:  # vanished files: cannot happen on a read-only source, but is not fatal
-            return JobResult(last_bytes, (f"rsync: {describe_exit(code)}\n{errors[-1000:]}",))
-        if code != 0:
-            raise TransferError(
-                f"copying {job.mountpoint or job.source_path} failed: rsync {describe_exit(code)}"
-                + (f"\n{errors[-1500:]}" if errors else "")
-            )
-        return JobResult(last_bytes, ())
+        for stream in streams:
+            stream.close()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -175,7 +175,10 @@ def source_machine(name: str, work: Path, *, small_files: int = 1500) -> Iterato
             tree = populate_tree(
                 roots,
                 TreeSpec(
-                    fstab=render_fstab(case.fstab), small_files=small_files, swapfile_size=case.swapfile
+                    fstab=render_fstab(case.fstab),
+                    small_files=small_files,
+                    swapfile_size=case.swapfile,
+                    random_file_size=12 * MiB,  # large enough for the tar pass
                 ),
             )
         yield Source(disk, tree, fss, swap_device=swap)

@@ -9,9 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from p2v_tui.model.plan import CopyJob
-from p2v_tui.model.rsync import ProgressParser, RsyncName, RsyncProgress, parse_record, rsync_argv
+from p2v_tui.model.rsync import (
+    ProgressParser,
+    RsyncName,
+    RsyncProgress,
+    parse_record,
+    rsync_argv,
+    sparse_argv,
+)
 
-RECORDED = (Path(__file__).parent.parent / "data" / "rsync" / "progress2-name1-local.out").read_text()
+DATA = Path(__file__).parent.parent / "data" / "rsync"
+RECORDED = (DATA / "progress2-name1-local.out").read_text()
 
 
 def records(chunks: list[str]) -> list[object]:
@@ -70,10 +78,11 @@ def test_argv_copies_everything_faithfully() -> None:
         "--acls",
         "--xattrs",
         "--numeric-ids",
-        "--sparse",
         "--one-file-system",
+        "--delete",
     ):
         assert flag in argv
+    assert "--sparse" not in argv  # sparse files went first: see sparse_argv
     assert argv[argv.index("--rsh") + 1] == "ssh -p 22"
     assert "--exclude=/cache/apt/archives" in argv and "--exclude=/tmp/*" in argv
     # trailing slashes: copy the contents of the source into the destination
@@ -119,3 +128,13 @@ def test_excluded_directory_really_stays_empty(tmp_path: Path) -> None:
     subprocess.run(argv, check=True, capture_output=True)
     assert (dst / "cache/archives").is_dir() and not any((dst / "cache/archives").iterdir())
     assert not (dst / "big.img").exists() and (dst / "keep").read_bytes() == b"z"
+
+
+def test_sparse_pass_lists_files_and_excludes_what_is_inside_excluded_dirs() -> None:
+    job = CopyJob(
+        "/dev/sda5", "/", "/target/var", "/var", excludes=("/cache/apt",), keep_dirs=("/cache/apt",)
+    )
+    argv = sparse_argv(job, "/src", "/dst", "/tmp/list", remote_shell=None)
+    assert "--sparse" in argv and "--files-from=/tmp/list" in argv and "--from0" in argv
+    assert "--delete" not in argv and "--one-file-system" not in argv
+    assert argv.count("--exclude=/cache/apt") == 1 and "--exclude=/cache/apt/**" in argv

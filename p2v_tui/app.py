@@ -98,9 +98,12 @@ def _real_parts() -> Parts:
         return MountedSources({fs.device: fs for fs in m.filesystems}, base="/run/p2v/source")
 
     def transfer(target: Target, a: _Answers, tmp: Path) -> RsyncTransfer:
-        assert isinstance(target, SshTarget)
-        shell = target.openssh_argv(tmp / "known_hosts")
-        return RsyncTransfer(remote_shell=shell, login=f"{a.target.user}@{a.target.host}")
+        assert isinstance(target, SshTarget)  # connect() above made it
+        return RsyncTransfer(
+            remote_shell=target.openssh_argv(tmp / "known_hosts"),
+            login=target.login,
+            bwlimit_kib=(a.bandwidth_limit or 0) // 1024,
+        )
 
     return Parts(connect=connect, probe=probe, sources=sources, transfer=transfer)
 
@@ -159,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report = Path(args.report or answers.report or default_report_dir())
     parts = _real_parts()
-    options = Options(report_dir=report, yes=args.yes, dry_run=args.dry_run, events=events, console=console)
+    options = Options(
+        report_dir=report,
+        yes=args.yes,
+        dry_run=args.dry_run,
+        events=events,
+        console=console,
+        verbose=args.verbose,
+    )
     return run(answers, parts, options)
 
 

@@ -21,14 +21,11 @@ Steps, in order (each emits StepStarted/StepFinished):
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TypeVar
 
 from ..model.commands import (
@@ -40,18 +37,22 @@ from ..model.commands import (
     mount_argv,
     swapfile_script,
 )
-from ..model.edits import FileEdit, FixupSet
+from ..model.edits import FixupSet
 from ..model.events import EventSink, FileChanged, Log, Progress, StepFinished, StepStarted
+from ..model.layout_geometry import partition_device
 from ..model.machine import Machine
 from ..model.partitioning import sfdisk_script
 from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, Plan, PlannedPartition
 from ..model.progress import ProgressTracker
+from ..model.redact import redact
+from ..model.resume import resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.units import format_size
 from ..system.runner import CommandError
 from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError
 from ..system.transfer import Cancelled, Transfer
+from .target_files import EditError, TargetFiles
 
 log = logging.getLogger(__name__)
 
@@ -86,23 +87,38 @@ class Executor:
     cancel: threading.Event
     progress_interval: float = 0.5
     """Seconds between progress events (the copy is never slowed by them)."""
-    known_hosts_dir: Path | None = None
 
     def run(self, migration: Migration) -> Migration:
-        """Execute; returns the migration as finally applied (real UUIDs)."""
+        """Execute; returns the migration as finally applied (real UUIDs).
+
+        A target that already holds this plan's partitions and filesystems
+        (an earlier run was cancelled or failed after mkfs) is resumed:
+        partitioning and mkfs are skipped, the copy finds what is there.
+        """
         plan = migration.plan
         fixups = migration.fixups
         mounted: list[str] = []
         chroot_mounted: list[str] = []
+        failed = True
         try:
             self._step("preflight", "Checking the target", lambda: self._preflight(plan))
-            self._step("partition", "Partitioning the target disks", lambda: self._partition(plan))
-            plan = self._step("mkfs", "Creating filesystems", lambda: self._mkfs(plan))
+            resumed = self._resumable(plan)
+            if resumed is None:
+                self._step("partition", "Partitioning the target disks", lambda: self._partition(plan))
+                plan = self._step("mkfs", "Creating filesystems", lambda: self._mkfs(plan))
+            else:
+                plan = resumed
+                for step in ("partition", "mkfs"):
+                    self.emit(
+                        StepFinished(step, True, "already done by an earlier run: resuming", skipped=True)
+                    )
             if plan != migration.plan:
                 fixups = self.replan_fixups(plan)
             self._step("mount", "Preparing the target filesystems", lambda: self._mount_side(plan, mounted))
             self._step(
-                "copy", "Mounting and copying, filesystem by filesystem", lambda: self._copy(plan, mounted)
+                "copy",
+                "Mounting and copying, filesystem by filesystem",
+                lambda: self._copy(plan, mounted, resume=resumed is not None),
             )
             self._step("swapfiles", "Creating swap files", lambda: self._swapfiles(plan))
             self._step("fixups", "Adapting the configuration", lambda: self._apply_edits(fixups))
@@ -111,9 +127,24 @@ class Executor:
                 "Regenerating the initramfs and installing the bootloader",
                 lambda: self._chroot_commands(plan, fixups, chroot_mounted),
             )
+            failed = False
         finally:
-            self._step("unmount", "Unmounting the target", lambda: self._unmount(chroot_mounted + mounted))
-        self._step("after", f"After the transfer: {migration.after}", lambda: self._after(migration.after))
+            try:
+                self._step(
+                    "unmount", "Unmounting the target", lambda: self._unmount(chroot_mounted + mounted)
+                )
+            except Exception as e:
+                if not failed:
+                    raise
+                log.warning("unmounting after the failure failed too: %s", e)
+        try:
+            self._step(
+                "after", f"After the transfer: {migration.after}", lambda: self._after(migration.after)
+            )
+        except ExecutionError as e:
+            # the migration is complete; not powering off is a warning
+            self._log(str(e), "warning")
+            return replace(migration, plan=plan, fixups=fixups, after="none")
         return replace(migration, plan=plan, fixups=fixups)
 
     # -- plumbing -------------------------------------------------------------
@@ -158,6 +189,11 @@ class Executor:
             raise ExecutionError(f"the target lacks {', '.join(missing)}: is it the p2v-target bootstrap OS?")
         mounts = self.target.mounts()
         for dp in plan.disks:
+            sector = int(self._run(["blockdev", "--getss", dp.disk.path]).strip())
+            if sector != 512:
+                raise ExecutionError(
+                    f"{dp.disk.path} has {sector}-byte sectors; p2v plans partitions in 512-byte sectors"
+                )
             size = int(self._run(["blockdev", "--getsize64", dp.disk.path]).strip())
             last = max((p.start + p.size for p in dp.partitions), default=0)
             if size < last:
@@ -180,6 +216,26 @@ class Executor:
                     f"{', '.join(below)} mounted on the target (left from an earlier run?): "
                     f"unmount with 'umount -R {path}' on the target first"
                 )
+
+    def _resumable(self, plan: Plan) -> Plan | None:
+        tables = {
+            dp.disk.path: self.target.run(["sfdisk", "--json", dp.disk.path], check=False).stdout
+            for dp in plan.disks
+        }
+        signatures = {}
+        for part in plan.partitions:
+            if part.fstype is None or part.role == "bios_grub":
+                continue
+            probe = self.target.run(["blkid", "-p", "-o", "export", part.device], check=False).stdout
+            signatures[part.device] = dict(
+                line.partition("=")[::2] for line in probe.splitlines() if "=" in line
+            )
+        resumed, why = resumable(plan, tables, signatures)
+        if resumed is not None:
+            self._log("the target already holds this plan's filesystems: resuming the copy")
+        else:
+            log.debug("not resuming: %s", why)
+        return resumed
 
     def _partition(self, plan: Plan) -> None:
         for dp in plan.disks:
@@ -264,7 +320,7 @@ class Executor:
         if part.default_subvolume:
             self._run(["btrfs", "-q", "subvolume", "set-default", f"{top}/{part.default_subvolume}"])
 
-    def _copy(self, plan: Plan, mounted: list[str]) -> None:
+    def _copy(self, plan: Plan, mounted: list[str], *, resume: bool) -> None:
         stages = copy_stages(plan)
         jobs = [job for stage in stages for job in stage.jobs]
         tracker = ProgressTracker([job.bytes for job in jobs])
@@ -276,7 +332,7 @@ class Executor:
             for job in stage.jobs:
                 tracker.start_job(index)
                 index += 1
-                fs_source = self.source.directory(job.source_device, toplevel=job.source_path != "/")
+                fs_source = self.source.directory(job.source_device)
                 source_dir = fs_source.rstrip("/") + (job.source_path if job.source_path != "/" else "")
                 where = job.mountpoint or job.source_path
                 self._log(f"copying {where} ({format_size(job.bytes)}) from {job.source_device}")
@@ -292,76 +348,32 @@ class Executor:
                             Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, shown)
                         )
 
-                result = self.transfer.copy(job, source_dir, on_progress, self.cancel)
+                result = self.transfer.copy(job, source_dir, on_progress, self.cancel, resume=resume)
                 for warning in result.warnings:
                     self._log(warning, "warning")
                 tracker.finish_job(result.bytes)
                 self.emit(Progress("copy", tracker.done, tracker.total, tracker.rate, tracker.eta, ""))
 
     def _swapfiles(self, plan: Plan) -> None:
-        with self._keeping_dir_times([sf.path for sf in plan.swapfiles]):
+        with TargetFiles(self.target).keeping_dir_times([sf.path for sf in plan.swapfiles]):
             for sf in plan.swapfiles:
                 self._log(f"swap file {sf.path} ({format_size(sf.size)})")
                 self._run(swapfile_script(sf.path, sf.size, sf.uuid, sf.label, sf.fstype), timeout=3600)
 
     def _apply_edits(self, fixups: FixupSet) -> None:
-        with self._keeping_dir_times([e.path for e in fixups.edits]):
+        files = TargetFiles(self.target)
+        with files.keeping_dir_times([e.path for e in fixups.edits]):
             for edit in fixups.edits:
-                self._apply_edit(edit)
-                self.emit(FileChanged(edit.path, edit.fixup, edit.diff()))
+                try:
+                    outcome = files.apply(edit)
+                except EditError as e:
+                    raise ExecutionError(str(e)) from None
+                if outcome == "already applied":
+                    self._log(f"{edit.path}: already changed by an earlier run")
+                # what is shown and kept everywhere has secrets masked
+                self.emit(FileChanged(edit.path, edit.fixup, redact(edit.diff())))
         for note in fixups.notes:
             self._log(note, "info")
-
-    @contextlib.contextmanager
-    def _keeping_dir_times(self, paths: list[str]) -> Iterator[None]:
-        """Creating or replacing files touches their directories; those keep
-        the source's times, as everything else the copy wrote does."""
-        parents = sorted({str(Path(TARGET_ROOT + p).parent) for p in paths}, key=len, reverse=True)
-        times = self._dir_times(parents)
-        yield
-        for directory, (atime, mtime) in times.items():
-            self._run(["touch", "-c", "-a", "-d", atime, directory])
-            self._run(["touch", "-c", "-m", "-d", mtime, directory])
-
-    def _dir_times(self, directories: list[str]) -> dict[str, tuple[str, str]]:
-        """Access and modification times (``stat`` format, nanoseconds) of
-        those of ``directories`` that exist."""
-        present = [d for d in directories if d not in self.target.missing_paths([d])]
-        if not present:
-            return {}
-        out = self._run(["stat", "--format=%x\t%y\t%n", "--", *present])
-        times = {}
-        for line in out.splitlines():
-            atime, mtime, name = line.split("\t", 2)
-            times[name] = (atime, mtime)
-        return times
-
-    def _apply_edit(self, edit: FileEdit) -> None:
-        path = TARGET_ROOT + edit.path
-        if edit.kind == "symlink":
-            current_link = self.target.readlink(path)
-            if current_link != edit.old:
-                raise ExecutionError(
-                    f"{edit.path} on the target is not the link the plan saw ({current_link!r})"
-                )
-            if edit.new is None:
-                self.target.remove(path)
-            else:
-                self._run(["mkdir", "-p", str(Path(path).parent)])
-                self.target.symlink(edit.new, path)
-            return
-        current = self.target.read_file(path)
-        seen = edit.old.encode("utf-8", "surrogateescape") if edit.old is not None else None
-        if current != seen:
-            raise ExecutionError(
-                f"{edit.path} on the target differs from the source snapshot the fixup was planned on; "
-                "not changing it"
-            )
-        if edit.new is None:
-            self.target.remove(path)
-        else:
-            self._run(["mkdir", "-p", str(Path(path).parent)])
-            self.target.write_file(path, edit.new.encode("utf-8", "surrogateescape"), mode=edit.mode)
 
     def _device_nodes(self, plan: Plan) -> list[DeviceNode]:
         """The instance's disks and partitions with their numbers and IDs."""
@@ -442,10 +454,7 @@ def _last_line(text: str) -> str:
 def _on_disk(device: str, disk: str) -> bool:
     """``device`` is ``disk`` or one of its partitions (/dev/loop1p2 is on
     /dev/loop1, /dev/loop10 is not)."""
-    if device == disk:
-        return True
-    suffix = r"p\d+" if disk[-1:].isdigit() else r"\d+"
-    return re.fullmatch(re.escape(disk) + suffix, device) is not None
+    return device == disk or any(device == partition_device(disk, n) for n in range(1, 129))
 
 
 def _join(mountpoint: str | None, name: str) -> str:
@@ -453,14 +462,6 @@ def _join(mountpoint: str | None, name: str) -> str:
         return ""
     base = (mountpoint or "").rstrip("/")
     return f"{base}/{name}"
-
-
-@contextlib.contextmanager
-def closing_target(target: Target) -> Iterator[Target]:
-    try:
-        yield target
-    finally:
-        target.close()
 
 
 __all__ = ["ExecutionError", "Executor", "Migration", "TargetError"]

@@ -8,7 +8,6 @@ The flow is the same for a real machine and the built-in demo; what differs
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import signal
@@ -26,7 +25,10 @@ from ..model.events import Event, Finished, Log, event_to_json
 from ..model.fixups import plan_fixups
 from ..model.machine import Machine
 from ..model.plan import LayoutError
+from ..model.redact import redact
 from ..system.answers_io import dump_answers
+from ..system.host import boot_id
+from ..system.measure import measure_exclusions, space_hint
 from ..system.report import Report
 from ..system.runner import CommandError
 from ..system.sources import SourceAccess
@@ -34,7 +36,7 @@ from ..system.target import Target, TargetError
 from ..system.transfer import Cancelled, Transfer, TransferError
 from .console import ConsoleRenderer
 from .executor import ExecutionError, Executor, Migration
-from .prepare import PrepareError, make_plan, measure_exclusions, read_facts, space_hint, target_disks
+from .prepare import PrepareError, ensure_other_machine, make_plan, read_facts, target_disks
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,9 @@ class Options:
     verbose: bool = False
 
 
-def next_steps(answers: Answers, name: str, boot: str) -> str:
-    """What the person does next, in Ganeti commands."""
+def next_steps(after: str, name: str, boot: str) -> str:
+    """What the person does next, in Ganeti commands (``after``: what the
+    bootstrap OS was really told to do)."""
     if boot == "own":
         hv = f"gnt-instance modify -H kernel_path=,initrd_path= {name}   (boot from the instance's own disk)"
     else:
@@ -78,7 +81,7 @@ def next_steps(answers: Answers, name: str, boot: str) -> str:
         "none": f"gnt-instance shutdown {name}",
         "poweroff": "(the bootstrap OS powers itself off)",
         "reboot": "(the bootstrap OS reboots; do the modify first)",
-    }[answers.after]
+    }[after]
     return "Next:\n" + "\n".join(
         f"  {line}" for line in (stop, hv, f"gnt-instance start {name}", f"gnt-instance console {name}")
     )
@@ -155,6 +158,7 @@ def _run(
     try:
         emit(Log("info", f"connecting to {answers.target.user}@{answers.target.host}:{answers.target.port}"))
         target = parts.connect(answers)
+        ensure_other_machine(target, boot_id())
         facts = read_facts(target, answers)
         disks = target_disks(target, facts)
         report.write_json("facts.json", facts)
@@ -187,7 +191,7 @@ def _run(
         _say(out, describe_plan(prepared.plan, facts))
         _say(out, describe_fixups(prepared.fixups))
         for edit in prepared.fixups.edits:
-            _say(out, edit.diff())
+            _say(out, redact(edit.diff()))
         if options.dry_run:
             report.write_text("result.txt", "dry run: nothing was written\n")
             emit(
@@ -210,10 +214,8 @@ def _run(
         report.write_json("plan.json", done.plan)
         report.write_text("plan.txt", describe_plan(done.plan, facts))
         report.write_diffs(done.fixups)
-        result = next_steps(answers, facts.name, done.plan.boot)
+        result = next_steps(done.after, facts.name, done.plan.boot)
         report.write_text("result.txt", f"migrated into {facts.name}\n{result}\n")
-        applied = dataclasses.replace(answers, confirm=True)
-        report.write_text("answers.yaml", dump_answers(applied))
         emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
                       f"Report: {report.directory}", str(report.directory)))  # fmt: skip
         return EXIT_OK

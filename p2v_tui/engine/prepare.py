@@ -4,10 +4,8 @@ the plan and the fixups. Shared by headless mode and the wizard."""
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,16 +14,14 @@ from ..model.edits import FixupChoices, FixupSet
 from ..model.fixups import plan_fixups
 from ..model.layout import plan_layout
 from ..model.machine import Machine
-from ..model.plan import LayoutChoices, LayoutError, Plan
+from ..model.plan import LayoutChoices, Plan
 from ..model.target import FactsError, InstanceFacts, TargetDisk, facts_from_json
-from ..model.units import format_size
-from ..system.du import largest_dirs, tree_size
-from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError
 
 log = logging.getLogger(__name__)
 
 FACTS_PATH = "/etc/p2v-target/instance.json"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 class PrepareError(Exception):
@@ -61,6 +57,17 @@ def read_facts(target: Target, answers: Answers) -> InstanceFacts:
     )
 
 
+def ensure_other_machine(target: Target, local_boot_id: str) -> None:
+    """Refuse a target that is the machine p2v runs on (a mistyped address
+    or a pinned key of this very live system): its disks are the source."""
+    raw = target.read_file(BOOT_ID)
+    if raw is not None and local_boot_id and raw.decode(errors="replace").strip() == local_boot_id:
+        raise PrepareError(
+            f"the target {target.description} is this machine itself (same boot id): "
+            "check target.host; p2v never writes to the machine it migrates"
+        )
+
+
 def target_disks(target: Target, facts: InstanceFacts) -> tuple[TargetDisk, ...]:
     """The instance's disks with their real sizes, as the target sees them."""
     if not facts.disks:
@@ -77,75 +84,6 @@ def target_disks(target: Target, facts: InstanceFacts) -> tuple[TargetDisk, ...]
             log.warning("%s: facts say %d bytes, the device has %d; using the device", d.path, d.size, size)
         disks.append(dataclasses.replace(d, size=size))
     return tuple(disks)
-
-
-def holder(machine: Machine, path: str) -> tuple[str, str] | None:
-    """(device, path inside that filesystem) of the filesystem holding
-    ``path`` in the source system: the deepest mount point above it."""
-    best = None
-    for fs in machine.filesystems:
-        mp = fs.mountpoint
-        if mp is None:
-            continue
-        if (path == mp or path.startswith(mp.rstrip("/") + "/")) and (best is None or len(mp) > len(best[1])):
-            best = (fs.device, mp)
-    if best is None:
-        return None
-    device, mp = best
-    rel = path[len(mp.rstrip("/")) :] or "/"
-    return device, rel
-
-
-def measure_exclusions(machine: Machine, sources: SourceAccess, excludes: Sequence[str]) -> dict[str, int]:
-    """Bytes under each excluded path (glob patterns allowed), read through
-    read-only mounts."""
-    sizes = {}
-    for pattern in excludes:
-        found = holder(machine, pattern.rstrip("/") or "/")
-        if found is None:
-            sizes[pattern] = 0
-            continue
-        device, rel = found
-        fs = next(f for f in machine.filesystems if f.device == device)
-        top = sources.directory(device, toplevel=False)
-        if fs.fstype == "btrfs" and fs.mountpoint is not None:
-            top = _btrfs_tree_dir(machine, device, sources, fs.mountpoint)
-        total = 0
-        for match in glob.glob(os.path.join(top, rel.lstrip("/"))):
-            total += tree_size(match)
-        sizes[pattern] = total
-    return sizes
-
-
-def _btrfs_tree_dir(machine: Machine, device: str, sources: SourceAccess, mountpoint: str) -> str:
-    fs = next(f for f in machine.filesystems if f.device == device)
-    top = sources.directory(device, toplevel=True)
-    for sv in fs.subvolumes:
-        if sv.mountpoint == mountpoint:
-            return os.path.join(top, sv.path)
-    return top
-
-
-def space_hint(machine: Machine, sources: SourceAccess, error: LayoutError, top: int = 8) -> str:
-    """Which big directories could be excluded to make the data fit."""
-    lines = [f"It needs {format_size(error.missing)} more. Largest directories that could be excluded:"]
-    found = []
-    for fs in machine.filesystems:
-        if fs.mountpoint is None or fs.used is None or fs.fstype in ("swap", "vfat"):
-            continue
-        try:
-            root = sources.directory(fs.device, toplevel=False)
-            if fs.fstype == "btrfs":
-                root = _btrfs_tree_dir(machine, fs.device, sources, fs.mountpoint)
-            for path, size in largest_dirs(root, depth=2, top=top):
-                rel = os.path.relpath(path, root)
-                found.append((size, os.path.normpath(os.path.join(fs.mountpoint, rel))))
-        except (OSError, KeyError) as e:
-            log.debug("no size hint for %s: %s", fs.device, e)
-    for size, path in sorted(found, reverse=True)[:top]:
-        lines.append(f"  {format_size(size):>10}  {path}")
-    lines.append("Add paths to 'exclude:' in the answers file, or give the instance a bigger disk.")
-    return "\n".join(lines)
 
 
 def make_plan(
@@ -168,9 +106,8 @@ __all__ = [
     "PrepareError",
     "Prepared",
     "TargetError",
+    "ensure_other_machine",
     "make_plan",
-    "measure_exclusions",
     "read_facts",
-    "space_hint",
     "target_disks",
 ]

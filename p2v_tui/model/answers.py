@@ -22,7 +22,6 @@ from .target import InstanceFacts, facts_from_json, facts_to_json
 from .units import format_size, parse_size
 
 After = Literal["poweroff", "reboot", "none"]
-SECTIONS = ("network", "target", "source", "layout", "fixups")
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,10 @@ class Answers:
     source_disks: tuple[str, ...] | None = None
     after: After = "poweroff"
     confirm: bool = False
-    interactive: tuple[str, ...] = ()
-    """Sections the wizard asks about; empty means a headless run."""
     instance: InstanceFacts | None = None
     report: str | None = None
+    bandwidth_limit: int | None = None
+    """Bytes per second the copy may use; None: as fast as it goes."""
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -136,8 +135,6 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         static = StaticAddress(
             address=net["address"], gateway=net.get("gateway"), dns=tuple(net.get("dns", ()))
         )
-    interactive = doc.get("interactive", False)
-    sections: tuple[str, ...] = SECTIONS if interactive is True else tuple(interactive or ())
     explicit = None
     if "partitions" in layout:
         explicit = tuple(_request(p) for p in layout["partitions"])
@@ -173,9 +170,9 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         source_disks=tuple(doc["source"]["disks"]) if "disks" in doc.get("source", {}) else None,
         after=doc.get("after", "poweroff"),
         confirm=bool(doc.get("confirm", False)),
-        interactive=sections,
         instance=instance,
         report=doc.get("report"),
+        bandwidth_limit=parse_size(doc["bandwidth_limit"]) if "bandwidth_limit" in doc else None,
     )
 
 
@@ -191,8 +188,6 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     doc: dict[str, Any] = {"version": 1}
     if a.confirm:
         doc["confirm"] = True
-    if a.interactive:
-        doc["interactive"] = True if a.interactive == SECTIONS else list(a.interactive)
     target: dict[str, Any] = {
         "host": a.target.host,
         "port": a.target.port,
@@ -222,6 +217,8 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     doc["swap"] = lc.swap if isinstance(lc.swap, str) else _size_text(lc.swap)
     if lc.exclude:
         doc["exclude"] = list(lc.exclude)
+    if a.bandwidth_limit is not None:
+        doc["bandwidth_limit"] = _size_text(a.bandwidth_limit)
     fx = a.fixups
     if fx.hostname:
         doc["hostname"] = fx.hostname

@@ -39,14 +39,12 @@ class Scan:
     """Sparse files (every path of a hard-linked inode is listed)."""
     bulk: tuple[bytes, ...]
     """Large files with one link and no holes."""
-    bulk_bytes: int
 
 
 def classify(find_output: bytes, min_hole: int = MIN_HOLE, min_bulk: int = MIN_BULK) -> Scan:
     """Sort the records of ``find -printf FIND_FORMAT``; paths stay bytes,
     as the filesystem has them."""
     sparse, bulk = [], []
-    bulk_bytes = 0
     for record in find_output.split(b"\0"):
         if not record:
             continue
@@ -56,8 +54,7 @@ def classify(find_output: bytes, min_hole: int = MIN_HOLE, min_bulk: int = MIN_B
             sparse.append(path)
         elif int(size) >= min_bulk and int(links) == 1:
             bulk.append(path)
-            bulk_bytes += int(size)
-    return Scan(tuple(sparse), tuple(bulk), bulk_bytes)
+    return Scan(tuple(sparse), tuple(bulk))
 
 
 @cache

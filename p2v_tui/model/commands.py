@@ -145,26 +145,23 @@ def mount_argv(device: str, path: str, fstype: str, options: str) -> list[str]:
 
 def swapfile_script(path: str, size: int, uuid: str, label: str, fstype: str) -> list[str]:
     """A swap file without holes (swapon refuses sparse files), NOCOW on
-    btrfs, mode 600, with the source's UUID."""
-    target = TARGET_ROOT + path
+    btrfs, mode 600, with the source's UUID. Every step must succeed
+    (``sh -e``); only the allocation has a fallback."""
+    target = _q(TARGET_ROOT + path)
     mib = max(1, size // MiB)
-    steps = [
-        f"rm -f {_q(target)}",
-        f"touch {_q(target)}",
-        f"chmod 600 {_q(target)}",
-    ]
+    steps = [f"rm -f {target}", f"touch {target}", f"chmod 600 {target}"]
     if fstype == "btrfs":
-        steps.append(f"chattr +C {_q(target)}")
+        steps.append(f"chattr +C {target}")  # before any data is written
     steps.append(
-        f"fallocate -l {mib}MiB {_q(target)} || dd if=/dev/zero of={_q(target)} bs=1M count={mib} status=none"
+        f"fallocate -l {mib}MiB {target} || dd if=/dev/zero of={target} bs=1M count={mib} status=none"
     )
-    mkswap = f"mkswap -f {_q(target)}"
+    mkswap = f"mkswap -f {target}"
     if uuid:
         mkswap += f" -U {_q(uuid)}"
     if label:
         mkswap += f" -L {_q(label)}"
     steps.append(mkswap)
-    return ["sh", "-ec", " && ".join(steps)]
+    return ["sh", "-ec", "\n".join(steps)]
 
 
 def _q(text: str) -> str:
@@ -197,6 +194,24 @@ _STANDARD_NODES = (
 )
 
 
+_UDEV_PLAIN = frozenset("#+-.:=@_")
+
+
+def udev_encode(value: str) -> str:
+    """A label as udev names its /dev/disk/by-label link: characters other
+    than letters, digits and ``#+-.:=@_`` become ``\\xNN`` (a label ``/boot``
+    is ``\\x2fboot``), so grub-mkconfig finds the link udev would make."""
+    out = []
+    for ch in value:
+        if (ch.isalnum() and ch.isascii()) or ch in _UDEV_PLAIN:
+            out.append(ch)
+        elif not ch.isascii() and ch.isprintable():
+            out.append(ch)  # valid UTF-8 stays as it is
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return "".join(out)
+
+
 def chroot_dev_script(root: str, devices: list[DeviceNode]) -> list[str]:
     """Populate the chroot's private /dev (a tmpfs): standard nodes, the
     instance's disks and partitions and their /dev/disk/by-* links - as udev
@@ -214,7 +229,7 @@ def chroot_dev_script(root: str, devices: list[DeviceNode]) -> list[str]:
         steps.append(f"mknod -m 660 {_q(dev + '/' + d.name)} b {d.major} {d.minor}")
         for kind, value in (("by-uuid", d.uuid), ("by-label", d.label), ("by-partuuid", d.part_uuid)):
             if value:
-                steps.append(f"ln -sf ../../{_q(d.name)} {_q(f'{dev}/disk/{kind}/{value}')}")
+                steps.append(f"ln -sf ../../{_q(d.name)} {_q(f'{dev}/disk/{kind}/{udev_encode(value)}')}")
     return ["sh", "-ec", "\n".join(steps)]
 
 

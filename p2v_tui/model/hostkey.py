@@ -36,7 +36,6 @@ class HostKeyPin:
     """``SHA256:`` + unpadded base64 of the SHA-256 of the key blob."""
     key_type: str | None = None
     """Known only when the pin is a whole key."""
-    key_base64: str | None = None
 
 
 def fingerprint(blob: bytes) -> str:
@@ -69,7 +68,7 @@ def parse_pin(text: str) -> HostKeyPin:
     # line that was edited or copied wrongly.
     if blob[4 : 4 + len(key_type)].decode(errors="replace") != key_type:
         raise HostKeyPinError(f"host key data does not match its type {key_type}")
-    return HostKeyPin(fingerprint=fingerprint(blob), key_type=key_type, key_base64=b64)
+    return HostKeyPin(fingerprint=fingerprint(blob), key_type=key_type)
 
 
 def known_hosts_line(key_type: str, key_base64: str) -> str:

@@ -10,10 +10,10 @@ bootloader. Everything else is copied into the assembled tree.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .layout_sources import is_under, mount_order
+from .layout_sources import holder, is_under, mount_order
 from .machine import Filesystem, Subvolume
 from .plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, PlannedPartition
 
@@ -51,6 +51,21 @@ def btrfs_trees(fs: Filesystem) -> list[tuple[str, str]]:
     if fs.mountpoint and fs.mountpoint not in {mp for _, mp in trees}:
         trees.append((default_subvolume_path(fs), fs.mountpoint))
     return trees
+
+
+def locate(path: str, filesystems: Iterable[Filesystem]) -> tuple[Filesystem, str] | None:
+    """The source filesystem holding absolute ``path``, and the path inside
+    it relative to its top (for btrfs: to the top-level subvolume, through
+    whichever subvolume the source mounts there); "" for the top itself."""
+    found = holder(path, filesystems)
+    if found is None:
+        return None
+    fs, mp = found
+    rest = (path if mp == "/" else path[len(mp) :]).strip("/")
+    if fs.fstype == "btrfs":
+        sub = next((p for p, m in btrfs_trees(fs) if m == mp), "")
+        rest = "/".join(x for x in (sub, rest) if x)
+    return fs, rest
 
 
 def _join(mountpoint: str, rest: str) -> str:
@@ -125,21 +140,23 @@ def _options(fstype: str) -> str:
     return "nouuid" if fstype == "xfs" else "defaults"
 
 
-def rsync_pattern(path: str, mountpoint: str) -> str:
+def rsync_pattern(path: str, mountpoint: str, *, literal: bool = True) -> str:
     """Exclude pattern for absolute ``path`` in a job rooted at
-    ``mountpoint``, anchored at the job's root. Wildcard characters in a
-    name are escaped (rsync treats ``\\`` as an escape once a pattern holds
-    one). Excluding the job's root itself excludes everything in it."""
+    ``mountpoint``, anchored at the job's root. A ``literal`` path (a swap
+    file, a mount point) has its wildcard characters escaped (rsync treats
+    ``\\`` as an escape once a pattern holds one); the user's exclusions are
+    patterns and keep theirs (``/home/*/Downloads``). Excluding the job's
+    root itself excludes everything in it."""
     rel = path if mountpoint == "/" else path[len(mountpoint) :]
     if not rel:
         return "/*"
-    if any(c in rel for c in "*?["):
+    if literal and any(c in rel for c in "*?["):
         rel = "".join("\\" + c if c in "*?[\\" else c for c in rel)
     return rel
 
 
 def _btrfs_jobs(
-    fs: Filesystem, dest_root: str | None, used: int, not_copied: Sequence[str]
+    fs: Filesystem, dest_root: str | None, used: int, not_copied: Sequence[str], patterns: Collection[str]
 ) -> tuple[list[CopyJob], list[str]]:
     """Jobs for the top level and every kept subvolume of ``fs``; into the
     side mount ``dest_root``, or, when ``fs`` is merged (None), into the tree
@@ -167,7 +184,7 @@ def _btrfs_jobs(
         for skip in not_copied:
             owner = _deepest([e for e in entries if e[1] is not None], skip)
             if owner is not None and owner[0] == path and mp is not None:
-                excludes.append(rsync_pattern(skip, mp))
+                excludes.append(rsync_pattern(skip, mp, literal=skip not in patterns))
         if dest_root is not None:
             dest = dest_root + ("/" + path if path else "")
         else:
@@ -186,14 +203,21 @@ def _deepest(entries: Sequence[tuple[str, str | None]], path: str) -> tuple[str,
 
 
 def _jobs_for(
-    fs: Filesystem, part: PlannedPartition, merged: bool, used: int, not_copied: Sequence[str]
+    fs: Filesystem,
+    part: PlannedPartition,
+    *,
+    merged: bool,
+    used: int,
+    not_copied: Sequence[str],
+    patterns: Collection[str],
 ) -> tuple[list[CopyJob], list[str]]:
+    """``patterns``: those of ``not_copied`` that are the user's exclusions."""
     if fs.fstype == "btrfs" and part.fstype == "btrfs" and not merged:
-        return _btrfs_jobs(fs, side_path(part.device), used, not_copied)
+        return _btrfs_jobs(fs, side_path(part.device), used, not_copied, patterns)
     if fs.fstype == "btrfs":
-        return _btrfs_jobs(fs, None, used, not_copied)
+        return _btrfs_jobs(fs, None, used, not_copied, patterns)
     assert fs.mountpoint is not None
-    excludes = tuple(rsync_pattern(p, fs.mountpoint) for p in not_copied)
+    excludes = tuple(rsync_pattern(p, fs.mountpoint, literal=p not in patterns) for p in not_copied)
     return [CopyJob(fs.device, "/", target_path(fs.mountpoint), fs.mountpoint, excludes, used)], []
 
 
@@ -212,7 +236,14 @@ def plan_copies(
         sources = [(pl.source, False)] if pl.source is not None else []
         sources += [(m, True) for m in sorted(pl.merged, key=lambda f: mount_order(f.mountpoint or "/"))]
         for fs, merged in sources:
-            j, n = _jobs_for(fs, pl.part, merged, used.get(fs.device, 0), not_copied.get(fs.device, ()))
+            j, n = _jobs_for(
+                fs,
+                pl.part,
+                merged=merged,
+                used=used.get(fs.device, 0),
+                not_copied=not_copied.get(fs.device, ()),
+                patterns=exclusions,
+            )
             jobs += j
             notes += n
 
@@ -228,7 +259,7 @@ def _keep_dirs(job: CopyJob, exclusions: Collection[str]) -> CopyJob:
     if job.mountpoint is None:
         return job
     mine = {
-        rsync_pattern(p, job.mountpoint)
+        rsync_pattern(p, job.mountpoint, literal=False)
         for p in exclusions
         if is_under(p, job.mountpoint) and p != job.mountpoint
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .layout_sources import is_under
 from .plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, Plan
 
 
@@ -22,21 +23,17 @@ class Stage:
     jobs: tuple[CopyJob, ...]
 
 
-def _under(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
 def side_mounts(plan: Plan) -> tuple[MountStep, ...]:
-    return tuple(m for m in plan.mounts if _under(m.path, SIDE_MOUNTS))
+    return tuple(m for m in plan.mounts if is_under(m.path, SIDE_MOUNTS))
 
 
 def copy_stages(plan: Plan) -> tuple[Stage, ...]:
     """Side-mounted jobs first, then each tree mount (parents first) with
     the jobs whose destination lies in that filesystem."""
-    tree = [m for m in plan.mounts if _under(m.path, TARGET_ROOT)]
+    tree = [m for m in plan.mounts if is_under(m.path, TARGET_ROOT)]
 
     def home(job: CopyJob) -> int | None:
-        inside = [i for i, m in enumerate(tree) if _under(job.dest, m.path)]
+        inside = [i for i, m in enumerate(tree) if is_under(job.dest, m.path)]
         return max(inside, key=lambda i: len(tree[i].path)) if inside else None
 
     homes = {id(job): home(job) for job in plan.copies}

@@ -9,22 +9,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..model.commands import mount_argv
 from ..model.mountopts import readonly_mount_options
 from .runner import CommandError, CommandRunner, LocalRunner
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "/run/p2v/mnt"
-
-
-def mount_argv(device: str, target: str, fstype: str, options: str) -> list[str]:
-    return [
-        "mount",
-        "-t", fstype,  # never let mount guess the type
-        "-o", options,  # read-only options from model.mountopts
-        device,
-        target,
-    ]  # fmt: skip
 
 
 def umount_argv(target: str, *, lazy: bool = False) -> list[str]:

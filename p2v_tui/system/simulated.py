@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import shlex
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class SimulatedTarget:
         name = args[0]
         if name == "blockdev" and args[1] == "--getsize64":
             out = f"{self._disks[args[2]]}\n"
+        elif name == "blockdev" and args[1] == "--getss":
+            out = "512\n"
         elif name == "sfdisk" and "--dump" in args:
             out = self._tables.get(args[-1], "")
         elif name == "sfdisk":
@@ -91,14 +94,24 @@ class SimulatedTarget:
         return []
 
     def missing_paths(self, paths: Sequence[str]) -> list[str]:
-        # A partition exists once a table was "written" on its disk.
-        return [p for p in paths if p not in self._disks and not any(p.startswith(d) for d in self._tables)]
+        return [p for p in paths if not self._exists(p)]
+
+    def _exists(self, path: str) -> bool:
+        if path.startswith("/dev/"):
+            # a partition exists once a table was "written" on its disk
+            return path in self._disks or any(path.startswith(d) for d in self._tables)
+        return self._local(path).exists()
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        """Atomic, as on a real target: a symlink at ``path`` is replaced."""
         local = self._local(path)
-        local.write_bytes(data)
-        if mode is not None:
-            os.chmod(local, mode)
+        tmp = local.with_name(local.name + ".p2v-new")
+        tmp.write_bytes(data)
+        if local.exists() and not local.is_symlink():
+            shutil.copymode(local, tmp)
+        elif mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, local)
 
     def symlink(self, link_target: str, path: str) -> None:
         local = self._local(path)
@@ -115,9 +128,6 @@ class SimulatedTarget:
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._local(path).unlink()
-
-    def openssh_argv(self, known_hosts: Path) -> list[str] | None:
-        return None
 
     def close(self) -> None:
         pass

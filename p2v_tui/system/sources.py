@@ -14,10 +14,10 @@ log = logging.getLogger(__name__)
 
 
 class SourceAccess(Protocol):
-    def directory(self, device: str, *, toplevel: bool) -> str:
+    def directory(self, device: str) -> str:
         """A directory showing the filesystem on ``device`` read-only; for
-        btrfs with ``toplevel`` the top-level subvolume (id 5), so every
-        subvolume is reachable by its path."""
+        btrfs its top-level subvolume (id 5), so every subvolume is
+        reachable by its path (whatever the default subvolume is)."""
         ...
 
     def close(self) -> None: ...
@@ -31,18 +31,17 @@ class MountedSources:
         self._filesystems = filesystems
         self._base = base
         self._stack = contextlib.ExitStack()
-        self._mounted: dict[tuple[str, bool], str] = {}
+        self._mounted: dict[str, str] = {}
 
-    def directory(self, device: str, *, toplevel: bool) -> str:
-        key = (device, toplevel)
-        if key not in self._mounted:
+    def directory(self, device: str) -> str:
+        if device not in self._mounted:
             fs = self._filesystems[device]
-            subvolid = 5 if fs.fstype == "btrfs" and toplevel else None
+            subvolid = 5 if fs.fstype == "btrfs" else None
             path = self._stack.enter_context(
                 readonly_mount(device, fs.fstype, subvolid=subvolid, base=self._base)
             )
-            self._mounted[key] = str(path)
-        return self._mounted[key]
+            self._mounted[device] = str(path)
+        return self._mounted[device]
 
     def close(self) -> None:
         self._mounted.clear()
@@ -56,7 +55,7 @@ class DirectorySources:
     def __init__(self, directories: Mapping[str, str]) -> None:
         self._directories = directories
 
-    def directory(self, device: str, *, toplevel: bool) -> str:
+    def directory(self, device: str) -> str:
         return self._directories[device]
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ through OpenSSH + rsync with the same pinned host key (see
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -16,12 +17,13 @@ import shlex
 import socket
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import paramiko
 
-from ..model.hostkey import HostKeyPin, fingerprint, known_hosts_line, parse_pin
+from ..model.hostkey import KNOWN_HOSTS_ALIAS, fingerprint, known_hosts_line, parse_pin
 from ..model.parsers import MountEntry, parse_proc_mounts
 from .runner import CommandError, CommandResult
 from .target import TargetError
@@ -58,12 +60,55 @@ def load_private_key(path: str) -> paramiko.PKey:
     raise TargetError(f"{path}: not a usable private key ({'; '.join(errors)})")
 
 
+# Host key algorithms to try, one connection each, when only a fingerprint
+# is pinned: a server offers its key of the negotiated type, so the pinned
+# key is found whichever type it is.
+_ALGORITHMS = (
+    ["ssh-ed25519"],
+    ["ecdsa-sha2-nistp256"],
+    ["ecdsa-sha2-nistp384"],
+    ["ecdsa-sha2-nistp521"],
+    ["rsa-sha2-512", "rsa-sha2-256"],
+)
+
+
+def algorithms_for(key_type: str) -> list[str]:
+    """Signature algorithms for a key type: an RSA key signs with SHA-2
+    (OpenSSH 8.8+ refuses ssh-rsa's SHA-1)."""
+    return ["rsa-sha2-512", "rsa-sha2-256"] if key_type == "ssh-rsa" else [key_type]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _connection(method: Callable[P, R]) -> Callable[P, R]:
+    """A lost connection or a failing remote file operation becomes a
+    TargetError saying so (a missing file stays FileNotFoundError for the
+    callers that expect it)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except (paramiko.SSHException, EOFError, OSError) as e:
+            raise TargetError(f"the target's SSH connection failed ({method.__name__}): {e}") from e
+
+    return wrapper
+
+
 class SshTarget:
     """A connected, authenticated session. Use :meth:`connect`."""
 
-    def __init__(self, transport: paramiko.Transport, host: str, port: int, user: str, identity: str) -> None:
+    def __init__(
+        self, transport: paramiko.Transport, *, address: str, host: str, port: int, user: str, identity: str
+    ) -> None:
         self._transport = transport
         self._sftp: paramiko.SFTPClient | None = None
+        self.address = address
+        """The address connected to: OpenSSH (rsync, tar) uses the same."""
         self.host = host
         self.port = port
         self.user = user
@@ -73,6 +118,12 @@ class SshTarget:
         self.host_key_base64 = key.get_base64()
         self.host_key_fingerprint = fingerprint(key.asbytes())
         self.description = f"{user}@{host}:{port}"
+
+    @property
+    def login(self) -> str:
+        """user@host for rsync and ssh; the host is the pinned key's alias,
+        the address comes with -o HostName (an IPv6 literal works too)."""
+        return f"{self.user}@{KNOWN_HOSTS_ALIAS}"
 
     @classmethod
     def connect(
@@ -85,24 +136,26 @@ class SshTarget:
         """
         pin = parse_pin(host_key)
         pkey = load_private_key(identity)
+        attempts = [algorithms_for(pin.key_type)] if pin.key_type else list(_ALGORITHMS)
+        seen: list[str] = []
+        for algorithms in attempts:
+            transport, address = _handshake(host, port, algorithms, timeout)
+            if transport is None:
+                continue  # the server has no key of this type
+            key = transport.get_remote_server_key()
+            got = fingerprint(key.asbytes())
+            if got == pin.fingerprint:
+                break
+            seen.append(f"{key.get_name()} {got}")
+            transport.close()
+        else:
+            shown = "; ".join(seen) or "no key of the pinned type"
+            raise HostKeyMismatch(
+                f"host key of {host} is {shown}, but the answers pin {pin.fingerprint}. "
+                "Refusing to connect: compare with the fingerprint on the instance's serial console "
+                "(gnt-instance console) before changing the pin."
+            )
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
-        except OSError as e:
-            raise TargetError(
-                f"cannot reach {host} port {port}: {e.strerror or e}. Check the address, that the "
-                "instance is started with the ramboot initrd, and the network of this live system."
-            ) from None
-        transport = paramiko.Transport(sock)
-        try:
-            if pin.key_type:
-                # Negotiate exactly the pinned key type (a server with several
-                # keys would otherwise present whichever paramiko prefers).
-                transport.get_security_options().key_types = [pin.key_type]
-            try:
-                transport.start_client(timeout=timeout)
-            except (paramiko.SSHException, EOFError, OSError) as e:
-                raise TargetError(f"SSH handshake with {host}:{port} failed: {e}") from None
-            _verify(transport.get_remote_server_key(), pin, host)
             try:
                 transport.auth_publickey(user, pkey)
             except paramiko.AuthenticationException:
@@ -110,15 +163,18 @@ class SshTarget:
                     f"{user}@{host} refused the key {identity}: is its public key in the instance's "
                     "ssh_key parameter (gnt-instance add -O ssh_key=...)?"
                 ) from None
+            except (paramiko.SSHException, EOFError, OSError) as e:
+                raise TargetError(f"SSH authentication with {host}:{port} failed: {e}") from None
             transport.set_keepalive(15)
         except BaseException:
             transport.close()
             raise
-        log.info("connected to %s@%s:%s, host key %s", user, host, port, fingerprint(pkey.asbytes()))
-        return cls(transport, host, port, user, identity)
+        log.info("connected to %s@%s (%s) port %s, host key %s", user, host, address, port, pin.fingerprint)
+        return cls(transport, address=address, host=host, port=port, user=user, identity=identity)
 
     # -- commands ---------------------------------------------------------
 
+    @_connection
     def run(
         self,
         argv: Sequence[str],
@@ -146,13 +202,16 @@ class SshTarget:
             raise CommandError(argv, code, result.stderr or result.stdout)
         return result
 
+    @_connection
     def missing_tools(self, names: Sequence[str]) -> list[str]:
         script = 'for t; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done'
         return self.run(["sh", "-c", script, "sh", *names]).stdout.split()
 
+    @_connection
     def missing_paths(self, paths: Sequence[str]) -> list[str]:
         return [p for p in paths if self._stat(p) is None]
 
+    @_connection
     def mounts(self) -> list[MountEntry]:
         text = (self.read_file("/proc/self/mounts") or b"").decode(errors="replace")
         return parse_proc_mounts(text)
@@ -172,6 +231,7 @@ class SshTarget:
                 raise TargetError("the target refused the SFTP subsystem")
         return self._sftp
 
+    @_connection
     def read_file(self, path: str) -> bytes | None:
         try:
             with self._files().open(path, "rb") as f:
@@ -179,6 +239,7 @@ class SshTarget:
         except FileNotFoundError:
             return None
 
+    @_connection
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         """Replace ``path`` atomically, keeping owner and mode of the file it
         replaces (``mode`` for a new file)."""
@@ -198,18 +259,26 @@ class SshTarget:
             sftp.chmod(tmp, mode if mode is not None else 0o644)
         sftp.posix_rename(tmp, path)
 
+    @_connection
     def symlink(self, link_target: str, path: str) -> None:
         sftp = self._files()
         with contextlib.suppress(FileNotFoundError):
             sftp.remove(path)
         sftp.symlink(link_target, path)
 
+    @_connection
     def readlink(self, path: str) -> str | None:
+        """The link's target; None when ``path`` is not a symlink (or absent)."""
+        sftp = self._files()
         try:
-            return self._files().readlink(path)
+            st = sftp.lstat(path)
         except FileNotFoundError:
             return None
+        if st.st_mode is None or not stat.S_ISLNK(st.st_mode):
+            return None
+        return sftp.readlink(path)
 
+    @_connection
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._files().remove(path)
@@ -235,8 +304,9 @@ class SshTarget:
             "-o", "StrictHostKeyChecking=yes",  # refuse anything but the pinned key
             "-o", f"UserKnownHostsFile={known_hosts}",
             "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "HostKeyAlias=p2v-target",  # the pinned key's name in that file
-            "-o", f"HostKeyAlgorithms={self.host_key_type}",
+            "-o", f"HostName={self.address}",  # where paramiko connected (login names the alias)
+            "-o", f"HostKeyAlias={KNOWN_HOSTS_ALIAS}",  # the pinned key's name in that file
+            "-o", f"HostKeyAlgorithms={','.join(algorithms_for(self.host_key_type))}",
             "-o", "UpdateHostKeys=no",
             "-o", "Compression=no",  # measured: costs more CPU than it saves on a LAN
             "-o", "Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
@@ -257,14 +327,32 @@ class SshTarget:
         self._transport.close()
 
 
-def _verify(key: paramiko.PKey, pin: HostKeyPin, host: str) -> None:
-    got = fingerprint(key.asbytes())
-    if got != pin.fingerprint:
-        raise HostKeyMismatch(
-            f"host key of {host} is {key.get_name()} {got}, but the answers pin {pin.fingerprint}. "
-            "Refusing to connect: compare with the fingerprint on the instance's serial console "
-            "(gnt-instance console) before changing the pin."
-        )
+def _handshake(
+    host: str, port: int, algorithms: list[str], timeout: float
+) -> tuple[paramiko.Transport | None, str]:
+    """A transport that negotiated one of ``algorithms`` for the host key
+    (None when the server has none of them), and the address reached."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as e:
+        raise TargetError(
+            f"cannot reach {host} port {port}: {e.strerror or e}. Check the address, that the "
+            "instance is started with the ramboot initrd, and the network of this live system."
+        ) from None
+    address = str(sock.getpeername()[0])
+    transport = paramiko.Transport(sock)
+    transport.get_security_options().key_types = algorithms
+    try:
+        transport.start_client(timeout=timeout)
+    except paramiko.SSHException as e:
+        transport.close()
+        if "host key" in str(e).lower() or "incompatible" in str(e).lower():
+            return None, address
+        raise TargetError(f"SSH handshake with {host}:{port} failed: {e}") from None
+    except (EOFError, OSError) as e:
+        transport.close()
+        raise TargetError(f"SSH handshake with {host}:{port} failed: {e}") from None
+    return transport, address
 
 
 def _collect(chan: paramiko.Channel, timeout: float | None, argv: Sequence[str]) -> tuple[bytes, bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 from ..model.parsers import MountEntry
@@ -45,12 +44,10 @@ class Target(Protocol):
 
     def symlink(self, link_target: str, path: str) -> None: ...
 
-    def readlink(self, path: str) -> str | None: ...
+    def readlink(self, path: str) -> str | None:
+        """The symlink's target; None when ``path`` is not a symlink."""
+        ...
 
     def remove(self, path: str) -> None: ...
-
-    def openssh_argv(self, known_hosts: Path) -> list[str] | None:
-        """The remote shell for rsync, or None when the target is local."""
-        ...
 
     def close(self) -> None: ...

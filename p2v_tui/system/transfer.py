@@ -57,8 +57,17 @@ class JobResult:
 
 class Transfer(Protocol):
     def copy(
-        self, job: CopyJob, source_dir: str, on_progress: ProgressCallback, cancel: threading.Event
-    ) -> JobResult: ...
+        self,
+        job: CopyJob,
+        source_dir: str,
+        on_progress: ProgressCallback,
+        cancel: threading.Event,
+        *,
+        resume: bool = False,
+    ) -> JobResult:
+        """Copy one job. ``resume``: the target may hold part of it already
+        (an earlier run); only what is missing or different is sent."""
+        ...
 
 
 class RsyncTransfer:
@@ -86,7 +95,13 @@ class RsyncTransfer:
         return self.local_root + job.dest
 
     def copy(
-        self, job: CopyJob, source_dir: str, on_progress: ProgressCallback, cancel: threading.Event
+        self,
+        job: CopyJob,
+        source_dir: str,
+        on_progress: ProgressCallback,
+        cancel: threading.Event,
+        *,
+        resume: bool = False,
     ) -> JobResult:
         """Up to three passes (model/bulk.py): sparse files with --sparse,
         large files through tar, then rsync over everything, which finds the
@@ -110,7 +125,9 @@ class RsyncTransfer:
                 done += first.bytes
                 warnings += first.warnings
             bulk = [p for p in scan.bulk if not excluded(p.decode(errors="surrogateescape"), job.excludes)]
-            if bulk and not self.bwlimit_kib:  # a bandwidth limit is rsync's: no tar pass then
+            # tar sends whole files: not when resuming (rsync skips what is
+            # already there) nor under a bandwidth limit (rsync's option)
+            if bulk and not resume and not self.bwlimit_kib:
                 log.info("%s: %d large files are streamed with tar", where, len(bulk))
                 listed = _write_list(Path(tmp) / "bulk", bulk)
                 done += self._tar(job, source_dir, listed, where=where, on_progress=shifted, cancel=cancel)
@@ -142,10 +159,18 @@ class RsyncTransfer:
             extract = tar_extract_argv(self.local_root + job.dest)
         log.info("copy: %s | %s", shlex.join(create), shlex.join(extract))
         env = dict(os.environ, LC_ALL="C")
-        sender = subprocess.Popen(create, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # own sessions: a Ctrl-C on the terminal reaches p2v, which stops them in order
+        sender = subprocess.Popen(
+            create, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
         assert sender.stdout is not None and sender.stderr is not None
         receiver = subprocess.Popen(
-            extract, stdin=sender.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+            extract,
+            stdin=sender.stdout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
         )
         assert receiver.stderr is not None
         sender.stdout.close()  # the receiver holds the pipe now
@@ -163,6 +188,8 @@ class RsyncTransfer:
 
         _watch({sender.stderr: progress, receiver.stderr: messages.extend}, [sender, receiver], cancel, where)
         codes = (sender.wait(), receiver.wait())
+        if cancel.is_set():
+            raise Cancelled(f"copy of {where} cancelled")
         if codes != (0, 0):
             text = messages.decode(errors="replace").strip()[-1500:]
             raise TransferError(f"copying the large files of {where} failed (tar exit {codes}): {text}")
@@ -178,7 +205,13 @@ def scan_files(directory: str) -> Scan:
     """Sparse and large files below ``directory`` (one filesystem), paths
     relative to it. A failing scan is not fatal: everything then goes
     through the main rsync pass, without holes."""
-    argv = ["find", directory, "-xdev", "-type", "f", "-printf", FIND_FORMAT]
+    argv = [
+        "find", directory,
+        "-xdev",  # this filesystem only, as rsync --one-file-system
+        "-type", "f",
+        "-size", "+63k",  # smaller files can be neither sparse enough nor large: not listed
+        "-printf", FIND_FORMAT,
+    ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, check=False)
     if proc.returncode != 0:
         log.warning("scanning %s failed: %s", directory, proc.stderr.decode(errors="replace"))
@@ -191,7 +224,12 @@ def _run_rsync(
     log.info("copy: %s", shlex.join(argv))
     env = dict(os.environ, LC_ALL="C")
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches p2v only, which stops rsync itself
     )
     assert proc.stdout is not None and proc.stderr is not None
     parser = ProgressParser()
@@ -213,6 +251,8 @@ def _run_rsync(
         if isinstance(rec, RsyncProgress):
             last_bytes = rec.bytes
     code = proc.wait()
+    if cancel.is_set():
+        raise Cancelled(f"copy of {where} cancelled")
     errors = stderr.decode(errors="replace").strip()
     if errors:
         log.debug("rsync stderr:\n%s", errors)

@@ -284,6 +284,13 @@ def test_commands_bios_debian() -> None:
     ]
 
 
+def test_grub_goes_where_the_instance_mounts_its_esp() -> None:
+    esp = planned(2, "esp", "vfat", "/efi", "/dev/sda2", uuid="ABCD-1234")
+    result = run({}, os=DEBIAN12, the_plan=plan(ROOT, esp, firmware="efi", table="gpt"))
+    installs = [list(c.argv) for c in result.commands if c.argv[0] == "grub-install"]
+    assert installs and all("--efi-directory=/efi" in argv for argv in installs)
+
+
 def test_commands_efi_debian() -> None:
     assert _argvs(DEBIAN12, firmware="efi", table="gpt")[1:] == [
         [

@@ -221,7 +221,14 @@ def instance_json(device: str, size: int, **extra: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def migration_target(work: Path, size: int, *, facts: bool = True) -> Iterator[Target]:
+def migration_target(
+    work: Path,
+    size: int,
+    *,
+    facts: bool = True,
+    extra_host_key_types: Sequence[str] = (),
+    same_machine: bool = False,
+) -> Iterator[Target]:
     """An empty target disk behind a key-only sshd in its own namespaces."""
     image = work / "target.img"
     with open(image, "wb") as f:
@@ -237,6 +244,8 @@ def migration_target(work: Path, size: int, *, facts: bool = True) -> Iterator[T
                 work / "sshd",
                 authorized_keys=[pub],
                 instance_json=instance_json(device, size) if facts else None,
+                extra_host_key_types=extra_host_key_types,
+                same_machine=same_machine,
             ) as host,
         ):
             yield Target(ns, host, device, image, size, key)

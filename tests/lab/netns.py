@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 CLIENT_IP = "203.0.113.1"
 TARGET_IP = "203.0.113.2"
 PREFIX_LEN = 24
+CLIENT_IP6 = "2001:db8:2::1"  # documentation prefix, only inside the pair
+TARGET_IP6 = "2001:db8:2::2"
+PREFIX_LEN6 = 64
 VETH = "veth0"
 """Name of the wire's end in each namespace (names are per namespace)."""
 
@@ -33,6 +36,8 @@ class NetnsPair:
     target: str
     client_ip: str = CLIENT_IP
     target_ip: str = TARGET_IP
+    client_ip6: str = CLIENT_IP6
+    target_ip6: str = TARGET_IP6
 
     def exec_argv(self, ns: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run inside namespace ``ns`` (one of :attr:`client`, :attr:`target`)."""
@@ -75,6 +80,9 @@ def setup_argvs(pair: NetnsPair) -> list[list[str]]:
         ],  # ... with its peer born inside the target
         ["ip", "-n", c, "addr", "add", f"{pair.client_ip}/{PREFIX_LEN}", "dev", VETH],
         ["ip", "-n", t, "addr", "add", f"{pair.target_ip}/{PREFIX_LEN}", "dev", VETH],
+        # IPv6 too, without duplicate address detection (usable at once)
+        ["ip", "-n", c, "-6", "addr", "add", f"{pair.client_ip6}/{PREFIX_LEN6}", "dev", VETH, "nodad"],
+        ["ip", "-n", t, "-6", "addr", "add", f"{pair.target_ip6}/{PREFIX_LEN6}", "dev", VETH, "nodad"],
         ["ip", "-n", c, "link", "set", "lo", "up"],
         ["ip", "-n", t, "link", "set", "lo", "up"],
         ["ip", "-n", c, "link", "set", VETH, "up"],

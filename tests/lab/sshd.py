@@ -20,7 +20,7 @@ import secrets
 import shlex
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,8 @@ class TargetHost:
     ns: NetnsPair
     pid: int
     workdir: Path = field(repr=False)
+    extra_host_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """kind (``rsa``, ``ecdsa``) -> (public key line, SHA256 fingerprint)."""
 
     def run(
         self, argv: Sequence[str], *, check: bool = False, input: str | None = None, timeout: float = 120
@@ -118,9 +120,9 @@ def make_client_key(directory: Path, name: str = "id_ed25519") -> tuple[Path, st
     return key, key.with_name(name + ".pub").read_text(encoding="ascii").strip()
 
 
-def _keygen(key: Path, *, comment: str) -> None:
+def _keygen(key: Path, *, comment: str, kind: str = "ed25519") -> None:
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)],
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", comment, "-f", str(key)],
         check=True,
         capture_output=True,
     )
@@ -132,11 +134,22 @@ def fingerprint(pub_path: Path) -> str:
     return out.stdout.split()[1]
 
 
-def sshd_config_text(*, listen: str, port: int, host_key: Path, authorized_keys: Path, pid_file: Path) -> str:
+def sshd_config_text(
+    *,
+    listen: str,
+    port: int,
+    host_key: Path,
+    authorized_keys: Path,
+    pid_file: Path,
+    listen6: str | None = None,
+    extra_host_keys: Sequence[Path] = (),
+) -> str:
     lines = [
         f"ListenAddress {listen}",  # only the target end of the veth wire
+        *([f"ListenAddress [{listen6}]"] if listen6 else []),
         f"Port {port}",
         f"HostKey {host_key}",  # fresh key per run, never the host's own
+        *(f"HostKey {k}" for k in extra_host_keys),
         "PermitRootLogin prohibit-password",  # the engine logs in as root with a key
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",
@@ -155,7 +168,9 @@ def sshd_config_text(*, listen: str, port: int, host_key: Path, authorized_keys:
     return "\n".join(lines) + "\n"
 
 
-def namespace_script(*, workdir: Path, scratch: Path, etc_src: Path, sshd_argv: Sequence[str]) -> str:
+def namespace_script(
+    *, workdir: Path, scratch: Path, etc_src: Path, sshd_argv: Sequence[str], own_boot_id: bool = True
+) -> str:
     """Shell run by ``unshare --mount``: builds the private view, then becomes sshd."""
     q = shlex.quote
     lines = ["set -eu"]
@@ -171,6 +186,15 @@ def namespace_script(*, workdir: Path, scratch: Path, etc_src: Path, sshd_argv: 
         f"mkdir -p {q(str(ETC_DIR))}",
         f"mount --bind {q(str(etc_src))} {q(str(ETC_DIR))}",
         "mkdir -p -m 0755 /run/sshd",  # sshd's privilege separation dir
+        # another machine: its own boot id (p2v refuses a target that is itself)
+        *(
+            [
+                f"cat /proc/sys/kernel/random/uuid > {q(str(scratch))}/boot_id",
+                f"mount --bind {q(str(scratch))}/boot_id /proc/sys/kernel/random/boot_id",
+            ]
+            if own_boot_id
+            else []
+        ),
         f"mkdir -p {q(str(RUN_DIR))}",
         f"mount -t tmpfs -o mode=0755 p2v-lab-run {q(str(RUN_DIR))}",
         f"mount -t tmpfs -o mode=0755 p2v-lab-target {q(str(TARGET_DIR))}",
@@ -250,12 +274,23 @@ def target_sshd(
     authorized_keys: Sequence[str],
     instance_json: dict[str, Any] | None = None,
     port: int = 22,
+    extra_host_key_types: Sequence[str] = (),
+    same_machine: bool = False,
 ) -> Iterator[TargetHost]:
-    """sshd in ``ns.target`` with private /target, /etc/p2v-target and /run/p2v-target."""
+    """sshd in ``ns.target`` with private /target, /etc/p2v-target and /run/p2v-target,
+    listening on the target's IPv4 and IPv6 addresses; an ed25519 host key plus
+    one of each of ``extra_host_key_types`` (``rsa``, ``ecdsa``). It has a boot
+    id of its own, as another machine would, unless ``same_machine``."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     host_key = workdir / "ssh_host_ed25519_key"
     _keygen(host_key, comment="p2v-lab-target")
+    extra_keys = {}
+    for kind in extra_host_key_types:
+        path = workdir / f"ssh_host_{kind}_key"
+        _keygen(path, comment="p2v-lab-target", kind=kind)
+        pub_line = " ".join(path.with_name(path.name + ".pub").read_text(encoding="ascii").split()[:2])
+        extra_keys[kind] = (pub_line, fingerprint(path.with_name(path.name + ".pub")))
     pub = host_key.with_name(host_key.name + ".pub")
     host_key_line = " ".join(pub.read_text(encoding="ascii").split()[:2])
     keys_file = workdir / "authorized_keys"
@@ -270,8 +305,10 @@ def target_sshd(
     config.write_text(
         sshd_config_text(
             listen=ns.target_ip,
+            listen6=ns.target_ip6,
             port=port,
             host_key=host_key,
+            extra_host_keys=[workdir / f"ssh_host_{kind}_key" for kind in extra_keys],
             authorized_keys=keys_file,
             pid_file=workdir / "sshd.pid",
         ),
@@ -287,7 +324,9 @@ def target_sshd(
         "-E",
         str(log_path),
     ]  # ... which -E sends to this file
-    script = namespace_script(workdir=workdir, scratch=scratch, etc_src=etc_src, sshd_argv=sshd_argv)
+    script = namespace_script(
+        workdir=workdir, scratch=scratch, etc_src=etc_src, sshd_argv=sshd_argv, own_boot_id=not same_machine
+    )
     argv = ns.target_argv(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script])
     with _host_target_dir(secrets.token_hex(4)), open(workdir / "sshd.stderr", "ab") as out:
         proc = subprocess.Popen(
@@ -307,6 +346,7 @@ def target_sshd(
                 ns=ns,
                 pid=proc.pid,
                 workdir=workdir,
+                extra_host_keys=extra_keys,
             )
         finally:
             _stop(proc, ns_fd)

@@ -35,7 +35,7 @@ def test_minimal_document_is_valid_and_has_safe_defaults() -> None:
     assert a.confirm is False  # a headless run still needs confirm or --yes
     assert a.after == "poweroff" and a.target.port == 22 and a.target.user == "root"
     assert a.layout.swap == "auto" and a.layout.headroom == pytest.approx(0.2)
-    assert a.source_disks is None and a.interactive == ()
+    assert a.source_disks is None and a.bandwidth_limit is None
 
 
 @pytest.mark.parametrize(
@@ -107,6 +107,7 @@ def test_full_document_converts() -> None:
         fixups={"disable": ["network-names"]},
         after="none",
         report="/tmp/r",
+        bandwidth_limit="50M",
         instance={
             "name": "web01.example.org",
             "disks": [{"path": "/dev/vda", "size": 10 * GiB}],
@@ -127,6 +128,7 @@ def test_full_document_converts() -> None:
     assert a.fixups.disabled == frozenset({"network-names"})
     assert a.instance is not None and a.instance.nics[0].mac == "aa:00:00:00:00:01"
     assert a.instance.origin == "answers"
+    assert a.bandwidth_limit == 50 * MiB
 
 
 SWAP_WORDS: list[SwapPolicy] = ["keep", "auto", "drop"]
@@ -188,9 +190,7 @@ def answers(draw: st.DrawFn) -> Answers:
         source_disks=draw(st.none() | st.just(("/dev/sda",))),
         after=draw(st.sampled_from(["poweroff", "reboot", "none"])),
         confirm=draw(st.booleans()),
-        interactive=draw(
-            st.sampled_from([(), ("layout",), ("network", "target", "source", "layout", "fixups")])
-        ),
+        bandwidth_limit=draw(st.none() | sizes),
     )
 
 

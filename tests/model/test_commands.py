@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from p2v_tui.model.commands import ext_feature_option, mkfs_argv, swapfile_script, xfs_options
+from p2v_tui.model.commands import (
+    DeviceNode,
+    chroot_dev_script,
+    ext_feature_option,
+    mkfs_argv,
+    swapfile_script,
+    udev_encode,
+    xfs_options,
+)
 from p2v_tui.model.plan import PlannedPartition
 from p2v_tui.model.units import MiB
 
@@ -169,3 +177,33 @@ def test_swapfile_script_makes_a_swap_file_without_holes(loopdev: str, tmp_path:
         assert blkid(str(mnt / "swapfile"), "UUID") == UUID
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_swapfile_script_stops_when_nocow_cannot_be_set(tmp_path: Path) -> None:
+    """On btrfs a swap file must be NOCOW: if chattr fails, nothing else runs
+    (no copy-on-write swap file that swapon would refuse)."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "chattr").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "chattr").chmod(0o755)
+    argv = swapfile_script("/swapfile", 4 * MiB, UUID, "", "btrfs")
+    script = argv[2].replace("/target/", f"{tmp_path}/")
+    env = {"PATH": f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    result = subprocess.run([argv[0], argv[1], script], env=env, capture_output=True)
+    assert result.returncode != 0
+    assert (tmp_path / "swapfile").stat().st_size == 0  # neither fallocate nor dd ran
+
+
+@pytest.mark.parametrize(
+    ("label", "link"),
+    [
+        ("/boot", "\\x2fboot"),
+        ("my home", "my\\x20home"),
+        ("root-fs_1.x", "root-fs_1.x"),
+        ("données", "données"),
+    ],
+)
+def test_by_label_links_are_named_as_udev_names_them(label: str, link: str) -> None:
+    assert udev_encode(label) == link
+    script = chroot_dev_script("/target", [DeviceNode("vda2", 254, 2, uuid=UUID, label=label)])[2]
+    assert f"/target/dev/disk/by-label/{link}" in script.replace("'", "")

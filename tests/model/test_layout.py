@@ -7,9 +7,12 @@ overhead table in p2v_tui/model/layout_sizes.py (ext*: 16 MiB + journal +
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from p2v_tui.model.layout import filesystem_floor, partition_device, plan_layout
+from p2v_tui.model.layout_copy import locate
 from p2v_tui.model.layout_sizes import share_space
 from p2v_tui.model.machine import (
     Disk,
@@ -882,3 +885,31 @@ def test_small_boot_keeps_its_size_when_shrinking() -> None:
     # where even the small filesystem's source size does not fit, its floor is used
     tight = plan_layout(machine, [vda(330 * MiB)], LayoutChoices(swap="drop"))
     assert {p.mountpoint: p.size for p in tight.partitions}["/boot"] < 256 * MiB
+
+
+def test_user_exclusions_keep_their_wildcards_literal_paths_are_escaped() -> None:
+    machine = dataclasses.replace(
+        MSDOS_ROOT_SWAP,
+        swaps=(SwapArea("file", "/swap*file", 64 * MiB, on_device="/dev/sda1"),),
+    )
+    plan = plan_layout(machine, [vda(20 * GiB)], LayoutChoices(exclude=("/home/*/Downloads",), swap="keep"))
+    (job,) = plan.copies
+    assert "/home/*/Downloads" in job.excludes and job.keep_dirs == ("/home/*/Downloads",)
+    assert "/swap\\*file" in job.excludes
+
+
+def test_locate_finds_the_filesystem_and_the_path_from_its_top() -> None:
+    btrfs = Filesystem(
+        "/dev/sda2", "btrfs", "u", size=GiB, used=MiB, mountpoint="/",
+        subvolumes=(Subvolume(256, "@", mountpoint="/"), Subvolume(257, "@home", mountpoint="/home")),
+        default_subvolume=256,
+    )  # fmt: skip
+    plain = Filesystem("/dev/sda1", "ext4", "b", size=GiB, used=MiB, mountpoint="/boot")
+    assert locate("/home/alice/Downloads", [btrfs, plain]) == (btrfs, "@home/alice/Downloads")
+    assert locate("/var/cache", [btrfs, plain]) == (btrfs, "@/var/cache")
+    assert locate("/boot/grub", [btrfs, plain]) == (plain, "grub")
+    assert locate("/boot", [btrfs, plain]) == (plain, "")
+    # mounted without subvol=: the default subvolume
+    no_option = dataclasses.replace(btrfs, subvolumes=(Subvolume(256, "@"),))
+    assert locate("/etc", [no_option]) == (no_option, "@/etc")
+    assert locate("/etc", [plain]) is None

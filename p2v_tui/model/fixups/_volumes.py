@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,10 +160,6 @@ class Volumes:
             return None  # the instance's own device name (an edit already made)
         found = resolve_spec(path, self._machine)
         return self._by_path.get(found.device) if found is not None else None
-
-    @staticmethod
-    def _first(found: Iterable[SourceVolume]) -> SourceVolume | None:
-        return next(iter(found), None)
 
     def source_device(self, spec: str) -> str:
         """The canonical device path a (path) spec names, resolved or not."""

@@ -31,21 +31,21 @@ def grub_install_bios(tool: str, disk: str) -> list[str]:
     ]
 
 
-def grub_install_efi(tool: str, bootloader_id: str) -> list[str]:
+def grub_install_efi(tool: str, bootloader_id: str, esp: str = "/boot/efi") -> list[str]:
     return [
         tool,
         "--target=x86_64-efi",
-        "--efi-directory=/boot/efi",  # the migrated ESP
+        f"--efi-directory={esp}",  # where the instance mounts its ESP
         f"--bootloader-id={bootloader_id}",  # EFI/<id>/ as the distribution does
         "--no-nvram",
     ]  # the instance's NVRAM is not reachable from here
 
 
-def grub_install_removable(tool: str) -> list[str]:
+def grub_install_removable(tool: str, esp: str = "/boot/efi") -> list[str]:
     return [
         tool,
         "--target=x86_64-efi",
-        "--efi-directory=/boot/efi",
+        f"--efi-directory={esp}",
         "--removable",
     ]  # EFI/BOOT/BOOTX64.EFI: found without an NVRAM entry
 
@@ -81,8 +81,11 @@ def fix_bootloader(ctx: Context, scope: Scope) -> None:
                 "are used as they are"
             )
         else:
-            scope.command(grub_install_efi(install, os.id or "grub"), "GRUB in the instance's ESP")
-            scope.command(grub_install_removable(install), "GRUB at the ESP's fallback path")
+            esp = next(
+                (p.mountpoint for p in ctx.plan.partitions if p.role == "esp" and p.mountpoint), "/boot/efi"
+            )
+            scope.command(grub_install_efi(install, os.id or "grub", esp), "GRUB in the instance's ESP")
+            scope.command(grub_install_removable(install, esp), "GRUB at the ESP's fallback path")
     elif ctx.plan.bootloader_disk:
         scope.command(
             grub_install_bios(install, ctx.plan.bootloader_disk), f"GRUB on {ctx.plan.bootloader_disk}"

@@ -1,0 +1,72 @@
+"""Whether a target already holds a plan's partitions and filesystems.
+
+A migration that was cancelled or failed after mkfs is resumed by running it
+again: when every planned partition is on the disk with the planned
+geometry and a filesystem of the planned type and UUID, partitioning and
+mkfs are skipped and the copy continues where it stopped (rsync finds what
+is already there). Anything else and the disks are prepared from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+
+from .plan import DiskPlan, Plan
+from .units import SECTOR
+
+_LABELS = {"dos": "msdos", "gpt": "gpt"}
+
+
+def parse_sfdisk_json(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
+    """(table type, {device: (start, size) in bytes}) from ``sfdisk --json``."""
+    try:
+        table = json.loads(text)["partitiontable"]
+    except (ValueError, KeyError, TypeError):
+        return "", {}
+    sector = int(table.get("sectorsize", SECTOR))
+    parts = {
+        p["node"]: (int(p["start"]) * sector, int(p["size"]) * sector) for p in table.get("partitions", [])
+    }
+    return _LABELS.get(table.get("label", ""), ""), parts
+
+
+def _disk_matches(dp: DiskPlan, table: str) -> str:
+    label, parts = parse_sfdisk_json(table)
+    if label != dp.table:
+        return f"{dp.disk.path} has {'no' if not label else 'a ' + label} table, not {dp.table}"
+    for p in dp.partitions:
+        if parts.get(p.device) != (p.start, p.size):
+            return f"{p.device} is not where the plan puts it"
+    return ""
+
+
+def resumable(
+    plan: Plan, tables: Mapping[str, str], signatures: Mapping[str, Mapping[str, str]]
+) -> tuple[Plan | None, str]:
+    """``(plan, "")`` - with the UUIDs found filled in - when the target
+    already holds exactly this plan; ``(None, why not)`` otherwise.
+
+    ``tables``: disk path -> ``sfdisk --json`` output; ``signatures``:
+    partition device -> ``blkid -p -o export`` fields (TYPE, UUID).
+    """
+    disks = []
+    for dp in plan.disks:
+        why = _disk_matches(dp, tables.get(dp.disk.path, ""))
+        if why:
+            return None, why
+        parts = []
+        for p in dp.partitions:
+            if p.fstype is None or p.role == "bios_grub":
+                parts.append(p)
+                continue
+            found = signatures.get(p.device, {})
+            if found.get("TYPE") != p.fstype:
+                return None, f"{p.device} holds {found.get('TYPE') or 'no filesystem'}, not {p.fstype}"
+            uuid = found.get("UUID", "")
+            if p.uuid and uuid.lower() != p.uuid.lower():
+                return None, f"{p.device} has UUID {uuid or 'none'}, not {p.uuid}"
+            parts.append(replace(p, uuid=uuid) if not p.uuid else p)
+        disks.append(replace(dp, partitions=tuple(parts)))
+    return replace(plan, disks=tuple(disks)), ""

@@ -172,6 +172,10 @@ def source_machine(name: str, work: Path, *, small_files: int = 1500) -> Iterato
                 )
                 for fs in fss
             }
+            if name == "gpt-mixed":
+                # as openSUSE does: the default subvolume is not the top level
+                subprocess.run(["btrfs", "subvolume", "set-default", str(roots["/var"])], check=True,
+                               capture_output=True)  # fmt: skip
             tree = populate_tree(
                 roots,
                 TreeSpec(
@@ -359,6 +363,12 @@ def check_trees_equal(source: Source, plan: Mapping[str, Any], dst: Mapping[str,
             ]
             for line in compare_trees(src, dst_dir, excludes=fs_excludes, ignore=ignore):
                 problems.append(f"{fs.mountpoint}: {line}")
+    for fs in {f.device: f for f in source.filesystems if f.fstype == "btrfs"}.values():
+        # the top level holds the subvolumes and nothing else, as on the source
+        planned = next(p for d in plan["disks"] for p in d["partitions"] if p["source"] == fs.device)
+        with readonly(fs.device, "btrfs", "/") as src, readonly(planned["device"], "btrfs", "/") as top:
+            for line in compare_trees(src, top):
+                problems.append(f"btrfs top level: {line}")
     assert not problems, "\n".join(problems[:50])
 
 

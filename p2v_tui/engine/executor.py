@@ -48,6 +48,7 @@ from ..model.redact import redact
 from ..model.resume import resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.units import format_size
+from ..system.mounts import umount_argv
 from ..system.runner import CommandError
 from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError
@@ -422,9 +423,9 @@ class Executor:
     def _unmount(self, paths: list[str]) -> None:
         failures = []
         for path in paths:
-            result = self.target.run(["umount", path], check=False)
+            result = self.target.run(umount_argv(path), check=False)
             if result.returncode != 0:
-                lazy = self.target.run(["umount", "--lazy", path], check=False)
+                lazy = self.target.run(umount_argv(path, lazy=True), check=False)
                 failures.append(path if lazy.returncode else f"{path} (lazily)")
         self.target.run(["sync"], check=False)
         paths.clear()

@@ -44,6 +44,25 @@ _BY = {
 }
 
 
+TAGS = ("UUID", "LABEL", "PARTUUID", "PARTLABEL")
+
+
+def split_tag(spec: str) -> tuple[str, str]:
+    """``("UUID", "abcd")``, ``("LABEL", "root")`` ... or ``("", spec)`` for a
+    path. Quotes around the value are dropped; ``/dev/disk/by-uuid/X`` and
+    friends are turned into their tag."""
+    for tag in TAGS:
+        if spec.upper().startswith(tag + "="):
+            value = spec[len(tag) + 1 :]
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            return tag, value
+    for prefix, tag in _BY.items():
+        if spec.startswith(prefix):
+            return tag, _UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix) :])
+    return "", spec
+
+
 @dataclass(frozen=True)
 class Resolved:
     device: str
@@ -163,12 +182,8 @@ def _md_key(device: str) -> str:
 def resolve_spec(spec: str, machine: Machine, root_device: str = "") -> Resolved | None:
     """The probed device an fstab spec refers to, or None. ``root_device``
     holds the fstab (default: the filesystem mounted at /)."""
-    for prefix, tag in _BY.items():
-        if spec.startswith(prefix):
-            spec = f"{tag}={_UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix) :])}"
-    tag, sep, value = spec.partition("=")
-    if sep and tag in ("UUID", "LABEL", "PARTUUID", "PARTLABEL"):
-        value = value.strip("\"'")
+    tag, value = split_tag(spec)
+    if tag:
         found = _by_tag(tag, value, machine)
         if not found:
             return None

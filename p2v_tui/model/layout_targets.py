@@ -15,7 +15,7 @@ from .layout_geometry import MSDOS_MAX_DISK, partition_device
 from .layout_sizes import BIOS_GRUB, ESP_MIN, ESP_NEW, SWAP_MIN
 from .layout_sources import ESP_MOUNTPOINTS, Sources, is_under, mount_order
 from .machine import Filesystem, Machine, SwapArea, TableType
-from .plan import LayoutChoices, LayoutError, LayoutRequest, PartitionRole
+from .plan import LayoutChoices, LayoutError, LayoutRequest, PartitionRole, holding_boot
 from .target import TargetDisk
 from .units import MiB, align_down, align_up, format_size
 
@@ -361,11 +361,8 @@ def choose_tables(
 
 def boot_disk(wants: Sequence[Want], fallback: int) -> int:
     """The disk holding /boot, else /."""
-    for mp in ("/boot", "/"):
-        for w in wants:
-            if w.role == "filesystem" and w.mountpoint == mp:
-                return w.disk
-    return fallback
+    want = holding_boot(wants)
+    return fallback if want is None else want.disk
 
 
 def boot_wants(

@@ -8,7 +8,7 @@ with 512-byte logical sectors).
 
 from __future__ import annotations
 
-from .plan import BootMode, DiskPlan, PartitionRole, PlannedPartition
+from .plan import BootMode, DiskPlan, PartitionRole, PlannedPartition, holding_boot
 from .units import SECTOR
 
 GPT_TYPES: dict[PartitionRole, str] = {
@@ -46,11 +46,7 @@ def _line(start: int, size: int, type_id: str, bootable: bool = False) -> str:
 
 def boot_partition(disk: DiskPlan) -> PlannedPartition | None:
     """The partition holding /boot, else /, on this disk."""
-    for mp in ("/boot", "/"):
-        for p in disk.partitions:
-            if p.role == "filesystem" and p.mountpoint == mp:
-                return p
-    return None
+    return holding_boot(disk.partitions)
 
 
 def sfdisk_script(disk: DiskPlan, *, boot: BootMode = "own") -> str:

@@ -5,10 +5,10 @@ screens.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from .machine import Subvolume, TableType
 from .target import TargetDisk
@@ -75,6 +75,27 @@ class LayoutChoices:
     root_path: str = "/dev/vda1"
     """For ``boot: cluster``: where the cluster kernel looks for the root
     filesystem (Ganeti's ``root_path``); the planner puts / there."""
+
+
+class _Placed(Protocol):
+    @property
+    def role(self) -> PartitionRole: ...
+    @property
+    def mountpoint(self) -> str | None: ...
+
+
+_P = TypeVar("_P", bound=_Placed)
+
+
+def holding_boot(items: Iterable[_P]) -> _P | None:
+    """The item holding /boot, else the one holding /: where the bootloader
+    looks first (the active msdos partition, the disk GRUB goes on)."""
+    found = list(items)
+    for mp in ("/boot", "/"):
+        for item in found:
+            if item.role == "filesystem" and item.mountpoint == mp:
+                return item
+    return None
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..fstabmap import resolve_spec
+from ..fstabmap import resolve_spec, split_tag
 from ..machine import Machine
 from ..plan import Plan, PlannedPartition
-
-TAGS = ("UUID", "LABEL", "PARTUUID", "PARTLABEL")
-_BY = {
-    "/dev/disk/by-uuid/": "UUID",
-    "/dev/disk/by-label/": "LABEL",
-    "/dev/disk/by-partuuid/": "PARTUUID",
-    "/dev/disk/by-partlabel/": "PARTLABEL",
-}
-_UDEV_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
 
 @dataclass(frozen=True)
@@ -47,23 +38,6 @@ class SourceVolume:
     aliases: tuple[str, ...] = ()
     """Every device path naming it, ``device`` first."""
     mountpoint: str | None = None
-
-
-def split_tag(spec: str) -> tuple[str, str]:
-    """``("UUID", "abcd")``, ``("LABEL", "root")`` ... or ``("", spec)`` for a
-    path. Quotes around the value are dropped; ``/dev/disk/by-uuid/X`` and
-    friends are turned into their tag."""
-    for tag in TAGS:
-        if spec.upper().startswith(tag + "="):
-            value = spec[len(tag) + 1 :]
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            return tag, value
-    for prefix, tag in _BY.items():
-        if spec.startswith(prefix):
-            value = _UDEV_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), spec[len(prefix) :])
-            return tag, value
-    return "", spec
 
 
 def is_block_reference(spec: str) -> bool:

@@ -13,6 +13,8 @@ from tests.lab.ganeti_proc import Loop, loop_table
 WATCHED = (
     "/var/lib/ganeti",
     "/etc/ganeti",
+    "/etc/default",
+    "/var/lib/ganeti-instance-p2v-target",
     "/var/log/ganeti",
     "/srv",
     "/root/.ssh",
@@ -25,7 +27,7 @@ WATCHED = (
     "/run/lock/ganeti-watcher.lock",
     "/run/sshd",
 )
-"""Everything Ganeti, its node sshd and root's SSH client would write to."""
+"""Everything Ganeti, its node sshd, root's SSH client and an OS definition's install would write to."""
 
 
 @dataclass(frozen=True)

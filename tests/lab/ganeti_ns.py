@@ -5,7 +5,7 @@ long-lived init process that owns fresh UTS, mount and PID namespaces inside
 it. Every lab command enters all four with ``nsenter``. Inside the mount
 namespace, lab-owned directories under the scratch directory are bound over
 the places Ganeti, sshd and root's SSH client write to, so the host's
-/var/lib/ganeti, /etc/ganeti, /etc/ssh, /srv, /run and /root never change.
+/var/lib, /etc/ganeti, /etc/default, /etc/ssh, /srv, /run and /root never change.
 
 Interruption safety comes from the process tree: the init runs under
 ``setpriv --pdeathsig KILL`` and ``unshare --kill-child``, so when the process
@@ -90,6 +90,7 @@ class Layout:
             Bind(r / "var-lib-ganeti", "/var/lib/ganeti"),  # config.data, keys, queue
             Bind(r / "var-log-ganeti", "/var/log/ganeti"),  # daemon and OS logs
             Bind(r / "etc-ganeti", "/etc/ganeti", copy_from_host=True),  # package's ifup scripts
+            Bind(r / "etc-default", "/etc/default", copy_from_host=True),  # OS definitions' config
             # sshd/ssh config; fresh host keys replace the host's (never copied)
             Bind(r / "etc-ssh", "/etc/ssh", copy_from_host=True, skip=("ssh_host_*",)),
             Bind(r / "srv", "/srv"),  # /srv/ganeti/os, file storage
@@ -109,16 +110,27 @@ class Layout:
     def resolv_conf(self) -> Path:
         return self.root / "resolv.conf"
 
-    @property
-    def root_upper(self) -> Path:
-        return self.root / "root.upper"
-
-    @property
-    def root_work(self) -> Path:
-        return self.root / "root.work"
+    def overlay_dirs(self, inside: str) -> tuple[Path, Path]:
+        """Upper and work directory of the overlay on ``inside`` (one of :data:`OVERLAID`)."""
+        name = inside.strip("/").replace("/", "-")
+        return self.root / f"{name}.upper", self.root / f"{name}.work"
 
 
-HIDDEN_INSIDE = ("/var/lib/ganeti", "/var/log/ganeti", "/etc/ganeti", "/etc/ssh", "/srv", "/run", "/root")
+OVERLAID = ("/root", "/var/lib")
+"""Host directories the lab sees with their content, writes kept in the lab: root's home, and
+/var/lib for what an admin installs on a node (e.g. /var/lib/ganeti-instance-p2v-target)."""
+
+
+HIDDEN_INSIDE = (
+    "/var/lib",
+    "/var/log/ganeti",
+    "/etc/ganeti",
+    "/etc/default",
+    "/etc/ssh",
+    "/srv",
+    "/run",
+    "/root",
+)
 
 
 def check_scratch(scratch: Path) -> None:
@@ -202,18 +214,21 @@ def mount_argvs(layout: Layout) -> list[list[str]]:
     argvs = [
         # sysfs of the lab's network namespace: ifup scripts read /sys/class/net/BRIDGE
         ["mount", "-t", "sysfs", "p2vgnt-sysfs", "/sys"],
-        # root's home: host content visible, writes kept in the lab
-        [
-            "mount",
-            "-t",
-            "overlay",
-            "-o",
-            f"lowerdir=/root,upperdir={layout.root_upper},workdir={layout.root_work}",
-            "p2vgnt-root",
-            "/root",
-        ],
-        ["mkdir", "-p", "-m", "0700", "/root/.ssh"],  # in the overlay's upper layer
     ]
+    for inside in OVERLAID:  # host content visible, writes kept in the lab
+        upper, work = layout.overlay_dirs(inside)
+        argvs.append(
+            [
+                "mount",
+                "-t",
+                "overlay",
+                "-o",
+                f"lowerdir={inside},upperdir={upper},workdir={work}",
+                "p2vgnt" + inside.replace("/", "-"),
+                inside,
+            ]
+        )
+    argvs.append(["mkdir", "-p", "-m", "0700", "/root/.ssh"])  # in the overlay's upper layer
     for bind in layout.binds():
         argvs.append(["mount", "--bind", str(bind.source), bind.target])
     argvs.append(["mount", "--bind", str(layout.hosts), "/etc/hosts"])  # node and cluster names
@@ -259,8 +274,11 @@ def prepare_layout(layout: Layout, hosts_text: str) -> None:
             copy_attrs(Path("/run", name), run / name)
     os.chmod(run / "lock", 0o1777)
     os.chmod(run / "sshd", 0o755)  # sshd's privilege separation directory
-    for d in (layout.root_upper, layout.root_work):
-        d.mkdir(mode=0o700)
+    for inside in OVERLAID:
+        upper, work = layout.overlay_dirs(inside)
+        work.mkdir(mode=0o700)
+        upper.mkdir(mode=0o700)
+        copy_attrs(inside, upper)  # the overlay's root directory takes the upper layer's owner and mode
     layout.hosts.write_text(hosts_text, encoding="ascii")
     shadow = unlocked_root_shadow(Path("/etc/shadow").read_text(encoding="utf-8"))
     if shadow is not None:

@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# Python outside the package: stdlib scripts that run on Ganeti nodes and image builders
+PY_SCRIPTS := osdef/bootstrap_modules.py osdef/p2v-target/instance-facts
 SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
 .PHONY: deps demo test lint typecheck shellcheck pytest bench clean
@@ -13,8 +15,8 @@ demo: deps
 	$(VENV)/bin/p2v --demo --report p2v-demo-report
 
 lint: deps
-	$(VENV)/bin/ruff check p2v_tui tests bench
-	$(VENV)/bin/ruff format --check p2v_tui tests bench
+	$(VENV)/bin/ruff check p2v_tui tests bench $(PY_SCRIPTS)
+	$(VENV)/bin/ruff format --check p2v_tui tests bench $(PY_SCRIPTS)
 
 typecheck: deps
 	$(VENV)/bin/mypy

@@ -9,9 +9,7 @@ boot); root only; QEMU runs without network (-nic none)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from tests.integration.harness import (
     target_tree,
 )
 from tests.lab.disks import DiskSpec, PartSpec, loop_disk, mounted, require
+from tests.lab.netns import stop_popen
 from tests.lab.tree import TreeInfo
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -126,13 +125,7 @@ def boot_to_login(image: Path, work: Path, timeout: float = 300.0) -> str:
                 break
             time.sleep(1)
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_popen(proc)
     return log.read_text(errors="replace") if log.exists() else text
 
 

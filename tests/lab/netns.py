@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,13 @@ def end_processes(pids: Sequence[int], *, grace: float = 5.0) -> None:
     for pid in alive:
         log.warning("pid %d ignored SIGTERM, killing it", pid)
         _signal(pid, signal.SIGKILL)
+
+
+def stop_popen(proc: subprocess.Popen[Any], *, grace: float = 10.0) -> None:
+    """End a process this test started (SIGTERM, SIGKILL after ``grace``) and reap it."""
+    if proc.poll() is None:
+        end_processes([proc.pid], grace=grace)
+    proc.wait()
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -17,7 +17,7 @@ from .system.answers_io import AnswersError, load_answers
 from .system.report import default_report_dir
 
 if TYPE_CHECKING:
-    from .engine.headless import Parts
+    from .engine.session import Parts
 
 log = logging.getLogger("p2v_tui")
 
@@ -78,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
 def _real_parts() -> Parts:
     # Imported here so that --validate and --demo work where paramiko or
     # pyparted are missing, and nothing probes hardware at import time.
-    from .engine.headless import Parts
+    from .engine.session import Parts
     from .model.answers import Answers as _Answers
     from .system.probe import probe_machine
     from .system.runner import LocalRunner

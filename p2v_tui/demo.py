@@ -20,7 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from .engine.headless import Options, Parts, run
+from .engine.headless import Options, run
+from .engine.session import Parts
 from .model.answers import Answers
 from .model.fstab import parse_fstab
 from .model.machine import ConfigSnapshot, Disk, Filesystem, Machine, OsInfo, Partition, SwapArea

@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,22 +20,17 @@ from typing import TextIO
 
 from ..model.answers import Answers
 from ..model.describe import describe_fixups, describe_machine, describe_plan
-from ..model.events import Event, Finished, Log, event_to_json
-from ..model.fixups import plan_fixups
-from ..model.machine import Machine
-from ..model.plan import LayoutError
+from ..model.events import Event, Finished, event_to_json
 from ..model.redact import redact
 from ..system.answers_io import dump_answers
-from ..system.host import boot_id
-from ..system.measure import measure_exclusions, space_hint
 from ..system.report import Report
 from ..system.runner import CommandError
-from ..system.sources import SourceAccess
-from ..system.target import Target, TargetError
-from ..system.transfer import Cancelled, Transfer, TransferError
+from ..system.target import TargetError
+from ..system.transfer import Cancelled, TransferError
 from .console import ConsoleRenderer
-from .executor import ExecutionError, Executor, Migration
-from .prepare import PrepareError, ensure_other_machine, make_plan, read_facts, target_disks
+from .executor import ExecutionError
+from .prepare import PrepareError
+from .session import Parts, PlanRefused, Session
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +38,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NOT_CONFIRMED = 3
 EXIT_CANCELLED = 4
-
-
-@dataclass(frozen=True)
-class Parts:
-    """The side of the world a run talks to."""
-
-    connect: Callable[[Answers], Target]
-    probe: Callable[[Answers], Machine]
-    sources: Callable[[Machine], SourceAccess]
-    transfer: Callable[[Target, Answers, Path], Transfer]
-    label: str = ""
-    """Shown first, e.g. that the target is simulated."""
 
 
 @dataclass(frozen=True)
@@ -153,42 +135,18 @@ def _run(
         )
         emit(Finished(False, message, str(report.directory)))
         return EXIT_NOT_CONFIRMED
-    sources: SourceAccess | None = None
-    target: Target | None = None
+    session = Session(parts, report, emit, cancel)
     try:
-        emit(Log("info", f"connecting to {answers.target.user}@{answers.target.host}:{answers.target.port}"))
-        target = parts.connect(answers)
-        ensure_other_machine(target, boot_id())
-        facts = read_facts(target, answers)
-        disks = target_disks(target, facts)
-        report.write_json("facts.json", facts)
-        emit(Log("info", f"instance {facts.name}: " + ", ".join(f"{d.path} {d.size} bytes" for d in disks)))
-        emit(Log("info", "probing the source disks (read-only)"))
-        machine = parts.probe(answers)
-        report.write_machine(machine)
+        session.connect(answers)
+        machine = session.probe(answers)
         _say(out, describe_machine(machine))
-        sources = parts.sources(machine)
-        sizes = measure_exclusions(machine, sources, answers.layout.exclude)
         try:
-            prepared = make_plan(
-                machine,
-                facts,
-                disks=disks,
-                layout=answers.layout,
-                fixup_choices=answers.fixups,
-                exclude_sizes=sizes,
-            )
-        except LayoutError as e:
-            hint = space_hint(machine, sources, e) if e.missing else ""
-            message = f"{e}\n{hint}".strip()
-            report.write_text("result.txt", f"failed before any write:\n{message}\n")
-            emit(Finished(False, message, str(report.directory)))
+            prepared = session.prepare(answers)
+        except PlanRefused as e:
+            report.write_text("result.txt", f"failed before any write:\n{e}\n")
+            emit(Finished(False, str(e), str(report.directory)))
             return EXIT_FAILED
-        report.write_json("plan.json", prepared.plan)
-        report.write_text("plan.txt", describe_plan(prepared.plan, facts))
-        report.write_text("fixups.txt", describe_fixups(prepared.fixups))
-        report.write_diffs(prepared.fixups)
-        _say(out, describe_plan(prepared.plan, facts))
+        _say(out, describe_plan(prepared.plan, prepared.facts))
         _say(out, describe_fixups(prepared.fixups))
         for edit in prepared.fixups.edits:
             _say(out, redact(edit.diff()))
@@ -200,21 +158,9 @@ def _run(
                 )
             )
             return EXIT_OK
-        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
-            transfer = parts.transfer(target, answers, Path(tmp))
-            executor = Executor(
-                target=target,
-                source=sources,
-                transfer=transfer,
-                emit=emit,
-                replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
-                cancel=cancel,
-            )
-            done = executor.run(Migration(machine, prepared.plan, prepared.fixups, answers.after))
-        report.write_json("plan.json", done.plan)
-        report.write_text("plan.txt", describe_plan(done.plan, facts))
-        report.write_diffs(done.fixups)
-        result = next_steps(done.after, facts.name, done.plan.boot)
+        outcome = session.execute(answers, prepared)
+        facts = outcome.prepared.facts
+        result = next_steps(outcome.after, facts.name, outcome.prepared.plan.boot)
         report.write_text("result.txt", f"migrated into {facts.name}\n{result}\n")
         emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
                       f"Report: {report.directory}", str(report.directory)))  # fmt: skip
@@ -230,7 +176,4 @@ def _run(
         emit(Finished(False, f"{e}\nDebug log: {report.directory / 'debug.log'}", str(report.directory)))
         return EXIT_FAILED
     finally:
-        if sources is not None:
-            sources.close()
-        if target is not None:
-            target.close()
+        session.close()

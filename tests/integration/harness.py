@@ -365,7 +365,10 @@ def check_trees_equal(source: Source, plan: Mapping[str, Any], dst: Mapping[str,
                 problems.append(f"{fs.mountpoint}: {line}")
     for fs in {f.device: f for f in source.filesystems if f.fstype == "btrfs"}.values():
         # the top level holds the subvolumes and nothing else, as on the source
-        planned = next(p for d in plan["disks"] for p in d["partitions"] if p["source"] == fs.device)
+        # (a btrfs merged into another filesystem has no top level of its own)
+        planned = next((p for d in plan["disks"] for p in d["partitions"] if p["source"] == fs.device), None)
+        if planned is None:
+            continue
         with readonly(fs.device, "btrfs", "/") as src, readonly(planned["device"], "btrfs", "/") as top:
             for line in compare_trees(src, top):
                 problems.append(f"btrfs top level: {line}")

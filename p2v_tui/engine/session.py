@@ -1,0 +1,198 @@
+"""One migration's steps, in the order a person or an answers file takes them.
+
+Headless mode calls them one after another; the wizard calls each from the
+screen that needs it (target → connect, source → probe, layout → plan,
+transfer → execute). Both therefore talk to the target, probe the source,
+plan and run the one executor the same way, and the report holds the same
+files whichever drove the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.answers import Answers, TargetAnswers
+from ..model.describe import describe_fixups, describe_plan
+from ..model.events import Event, Log
+from ..model.fixups import plan_fixups
+from ..model.machine import Machine
+from ..model.plan import LayoutError
+from ..model.target import InstanceFacts, TargetDisk
+from ..system.host import boot_id
+from ..system.measure import measure_exclusions, space_hint
+from ..system.report import Report
+from ..system.sources import SourceAccess
+from ..system.target import Target
+from ..system.transfer import Transfer
+from .executor import Executor, Migration
+from .prepare import Prepared, ensure_other_machine, make_plan, read_facts, target_disks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The side of the world a run talks to, chosen once by the composition
+    root (app): a real machine and SSH target, or the built-in demo."""
+
+    connect: Callable[[Answers], Target]
+    probe: Callable[[Answers], Machine]
+    sources: Callable[[Machine], SourceAccess]
+    transfer: Callable[[Target, Answers, Path], Transfer]
+    label: str = ""
+    """Shown first, e.g. that the target is simulated."""
+
+
+@dataclass(frozen=True)
+class Connected:
+    target: Target
+    facts: InstanceFacts
+    disks: tuple[TargetDisk, ...]
+    """The instance's disks with the sizes the target reports."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    prepared: Prepared
+    """As executed: a UUID that could not be kept changes plan and fixups."""
+    after: str
+    """What the bootstrap OS was really told to do at the end."""
+
+
+class PlanRefused(Exception):
+    """The data does not fit (or the layout is impossible); nothing was
+    written. The message says how much is missing and what could be excluded."""
+
+
+class Session:
+    """Holds the target connection and the source access between steps; close
+    it once (also after a failure)."""
+
+    def __init__(self, parts: Parts, report: Report, emit: Callable[[Event], None], cancel: threading.Event):
+        self.parts = parts
+        self.report = report
+        self.emit = emit
+        self.cancel = cancel
+        self.connected: Connected | None = None
+        self.machine: Machine | None = None
+        self._sources: SourceAccess | None = None
+
+    def connect(self, answers: Answers) -> Connected:
+        """Connect (host key checked before authentication), refuse this very
+        machine, read the instance facts and the real disk sizes."""
+        t: TargetAnswers = answers.target
+        self.emit(Log("info", f"connecting to {t.user}@{t.host}:{t.port}"))
+        if self.connected is not None:
+            self.connected.target.close()
+            self.connected = None
+        target = self.parts.connect(answers)
+        try:
+            ensure_other_machine(target, boot_id())
+            facts = read_facts(target, answers)
+            disks = target_disks(target, facts)
+        except BaseException:
+            target.close()
+            raise
+        self.report.write_json("facts.json", facts)
+        sizes = ", ".join(f"{d.path} {d.size} bytes" for d in disks)
+        self.emit(Log("info", f"instance {facts.name}: {sizes}"))
+        self.connected = Connected(target, facts, disks)
+        return self.connected
+
+    def probe(self, answers: Answers) -> Machine:
+        """The source machine, read-only (once per session)."""
+        if self.machine is None:
+            self.emit(Log("info", "probing the source disks (read-only)"))
+            self.machine = self.parts.probe(answers)
+            self.report.write_machine(self.machine)
+            self._sources = self.parts.sources(self.machine)
+        return self.machine
+
+    def exclusion_sizes(self, excludes: Sequence[str]) -> Mapping[str, int]:
+        """Bytes each exclusion pattern leaves out of the copy."""
+        machine = self._need_machine()
+        assert self._sources is not None
+        return measure_exclusions(machine, self._sources, excludes)
+
+    def prepare(self, answers: Answers) -> Prepared:
+        """The plan and the fixups for these answers (pure once measured);
+        written to the report. Raises :class:`PlanRefused`."""
+        connected = self._need_connected()
+        machine = self.probe(answers)
+        assert self._sources is not None
+        sizes = self.exclusion_sizes(answers.layout.exclude)
+        try:
+            prepared = make_plan(
+                machine,
+                connected.facts,
+                disks=connected.disks,
+                layout=answers.layout,
+                fixup_choices=answers.fixups,
+                exclude_sizes=sizes,
+            )
+        except LayoutError as e:
+            hint = space_hint(machine, self._sources, e) if e.missing else ""
+            raise PlanRefused(f"{e}\n{hint}".strip()) from None
+        self.write_plan(prepared)
+        return prepared
+
+    def write_plan(self, prepared: Prepared) -> None:
+        self.report.write_json("plan.json", prepared.plan)
+        self.report.write_text("plan.txt", describe_plan(prepared.plan, prepared.facts))
+        self.report.write_text("fixups.txt", describe_fixups(prepared.fixups))
+        self.report.write_diffs(prepared.fixups)
+
+    def execute(self, answers: Answers, prepared: Prepared) -> Outcome:
+        """Partition, format, copy, fix up, unmount, then the ``after`` step;
+        raises ``Cancelled`` when :attr:`cancel` is set meanwhile."""
+        connected = self._need_connected()
+        machine = self._need_machine()
+        assert self._sources is not None
+        facts = connected.facts
+        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
+            transfer = self.parts.transfer(connected.target, answers, Path(tmp))
+            executor = Executor(
+                target=connected.target,
+                source=self._sources,
+                transfer=transfer,
+                emit=self.emit,
+                replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
+                cancel=self.cancel,
+            )
+            done = executor.run(Migration(machine, prepared.plan, prepared.fixups, answers.after))
+        final = Prepared(
+            machine,
+            connected.facts,
+            connected.disks,
+            prepared.layout,
+            prepared.fixup_choices,
+            done.plan,
+            done.fixups,
+        )
+        self.report.write_json("plan.json", final.plan)
+        self.report.write_text("plan.txt", describe_plan(final.plan, final.facts))
+        self.report.write_diffs(final.fixups)
+        return Outcome(final, done.after)
+
+    def close(self) -> None:
+        if self._sources is not None:
+            self._sources.close()
+            self._sources = None
+        if self.connected is not None:
+            self.connected.target.close()
+            self.connected = None
+
+    def _need_connected(self) -> Connected:
+        if self.connected is None:
+            raise RuntimeError("connect to the target first")
+        return self.connected
+
+    def _need_machine(self) -> Machine:
+        if self.machine is None:
+            raise RuntimeError("probe the source first")
+        return self.machine

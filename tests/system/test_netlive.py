@@ -21,8 +21,9 @@ import pytest
 
 from p2v_tui.model.netconfig import StaticConfig, summary
 from p2v_tui.system.netlive import apply_static, read_state, wait_for_dhcp, write_resolv_conf
-from p2v_tui.system.runner import CommandError, CommandResult, LocalRunner
+from p2v_tui.system.runner import CommandResult, LocalRunner
 from tests.lab.netns import VETH, NetnsPair, netns_pair
+from tests.lab.recorded import RecordedRunner
 
 DATA = Path(__file__).parent.parent / "data" / "netlive"
 ADDR = "203.0.113.10"
@@ -54,31 +55,15 @@ class NetnsRunner:
         )
 
 
-class RecordedRunner:
-    """Answers the state commands with the recorded ``dhcp`` outputs; any other command fails."""
-
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, ...]] = []
-        self.answers = {
-            ("ip", "-json", "addr", "show"): "dhcp-addr.json",
-            ("ip", "-4", "-json", "route", "show"): "dhcp-route4.json",
-            ("ip", "-6", "-json", "route", "show"): "dhcp-route6.json",
-        }
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        check: bool = True,
-        input: str | None = None,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        key = tuple(argv)
-        self.asked.append(key)
-        if key not in self.answers:
-            raise CommandError(key, 1, "not expected in this test")
-        return CommandResult(key, 0, (DATA / self.answers[key]).read_text(), "")
+def recorded_runner(addr: str = "dhcp-addr.json") -> RecordedRunner:
+    """Answers the state commands with the recorded ``dhcp`` outputs (addresses
+    from ``addr``); any other command fails."""
+    files = {
+        ("ip", "-json", "addr", "show"): addr,
+        ("ip", "-4", "-json", "route", "show"): "dhcp-route4.json",
+        ("ip", "-6", "-json", "route", "show"): "dhcp-route6.json",
+    }
+    return RecordedRunner({argv: (DATA / name).read_text() for argv, name in files.items()})
 
 
 # --- without root: the glue, on recorded output -------------------------------------------------
@@ -87,18 +72,18 @@ class RecordedRunner:
 def test_read_state_runs_the_three_commands_and_reads_the_given_resolv_conf(tmp_path: Path) -> None:
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 192.0.2.53\n")
-    runner = RecordedRunner()
+    runner = recorded_runner()
     state = read_state(runner, resolv)
     assert sorted(runner.asked) == sorted(runner.answers)
     assert state.dhcp == {"eth0": True, "eth1": False}
     assert state.dns == ("192.0.2.53",)
-    assert read_state(RecordedRunner(), tmp_path / "missing").dns == ()
+    assert read_state(recorded_runner(), tmp_path / "missing").dns == ()
 
 
 def test_invalid_setting_changes_nothing(tmp_path: Path) -> None:
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 192.0.2.53\n")
-    runner = RecordedRunner()
+    runner = recorded_runner()
     with pytest.raises(ValueError, match=r"unknown interface 'eth7'.*gateway 'router' is not an IP"):
         apply_static(runner, StaticConfig("eth7", "192.0.2.20/24", "router", ("192.0.2.1",)), resolv)
     assert all(argv[-1] == "show" for argv in runner.asked)  # only the reads ran
@@ -126,8 +111,7 @@ def test_wait_for_dhcp_gives_up_after_the_timeout(tmp_path: Path) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    runner = RecordedRunner()
-    runner.answers[("ip", "-json", "addr", "show")] = "nodhcp-addr.json"
+    runner = recorded_runner("nodhcp-addr.json")
     state = wait_for_dhcp(runner, 2.5, resolv_path=tmp_path / "r", sleep=sleep, clock=lambda: now[0])
     assert not any(state.dhcp.values())
     assert slept == [1.0, 1.0, 0.5]

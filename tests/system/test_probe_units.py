@@ -4,7 +4,7 @@ snapshot, disk usage, the command runner, /sys/block listing."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,10 @@ from p2v_tui.system.probe.tree import SourceTree
 from p2v_tui.system.runner import (
     CommandError,
     CommandNotFoundError,
-    CommandResult,
     CommandTimeoutError,
     LocalRunner,
 )
+from tests.lab.recorded import RecordedRunner
 
 
 def write(root: Path, path: str, text: str = "", mode: int = 0o644) -> Path:
@@ -448,33 +448,6 @@ def test_own_mounts_count_when_not_ignored() -> None:
 # --- LVM and md glue, on recorded tool output -------------------------------------------------
 
 DATA = Path(__file__).parent.parent / "data" / "probe"
-
-
-class RecordedRunner:
-    """Answers commands with recorded output; records what was asked."""
-
-    def __init__(self, answers: Mapping[tuple[str, ...], str]) -> None:
-        self.answers = answers
-        self.asked: list[tuple[str, ...]] = []
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        check: bool = True,
-        input: str | None = None,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        key = tuple(argv)
-        self.asked.append(key)
-        if key[0] not in {k[0] for k in self.answers}:
-            raise CommandNotFoundError(key, 127, f"command not found: {key[0]}")
-        if key not in self.answers:
-            if check:
-                raise CommandError(key, 1, "no such device")
-            return CommandResult(key, 1, "", "no such device")
-        return CommandResult(key, 0, self.answers[key], "")
 
 
 LVM_FIELDS = {"pvs": "pv_name,vg_name,pv_size,pv_uuid", "vgs": "vg_name,vg_size,vg_uuid,pv_count,lv_count",

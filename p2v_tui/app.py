@@ -80,10 +80,11 @@ def _real_parts() -> Parts:
     # pyparted are missing, and nothing probes hardware at import time.
     from .engine.session import Parts
     from .model.answers import Answers as _Answers
+    from .model.answers import TargetAnswers
     from .system.probe import probe_machine
     from .system.runner import LocalRunner
     from .system.sources import MountedSources
-    from .system.ssh import SshTarget
+    from .system.ssh import SshTarget, scan_host_key
     from .system.target import Target
     from .system.transfer import RsyncTransfer
 
@@ -105,7 +106,10 @@ def _real_parts() -> Parts:
             bwlimit_kib=(a.bandwidth_limit or 0) // 1024,
         )
 
-    return Parts(connect=connect, probe=probe, sources=sources, transfer=transfer)
+    def scan(t: TargetAnswers) -> str:
+        return scan_host_key(t.host, t.port, timeout=t.connect_timeout)
+
+    return Parts(connect=connect, probe=probe, sources=sources, transfer=transfer, scan_host_key=scan)
 
 
 def _events_stream(spec: str | None) -> TextIO | None:

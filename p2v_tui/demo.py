@@ -166,11 +166,13 @@ def demo_parts(source: Path, target_root: Path) -> Parts:
         return RsyncTransfer(local_root=str(target_root), bwlimit_kib=DEMO_BWLIMIT_KIB)
 
     by_device = {dev: str(dirs[mp]) for dev, mp, *_ in FILESYSTEMS}
+    pinned = load_answers(str(_data("answers.yaml"))).target.host_key
     return Parts(
         connect=connect,
         probe=lambda a: machine,
         sources=lambda m: DirectorySources(by_device),
         transfer=transfer,
+        scan_host_key=lambda t: f"ssh-ed25519 {pinned}",  # the simulated target's pinned key
         label=(
             "DEMO: built-in example machine, SIMULATED target. Disk commands are shown, not run;\n"
             f"files are really copied with rsync into {target_root}/target and fixed up there.\n"

@@ -44,6 +44,9 @@ class Parts:
     probe: Callable[[Answers], Machine]
     sources: Callable[[Machine], SourceAccess]
     transfer: Callable[[Target, Answers, Path], Transfer]
+    scan_host_key: Callable[[TargetAnswers], str] | None = None
+    """The target's host key (``"TYPE SHA256:..."``) before any pin, for a
+    person to compare with the console; None where there is nothing to scan."""
     label: str = ""
     """Shown first, e.g. that the target is simulated."""
 

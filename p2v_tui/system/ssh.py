@@ -327,6 +327,22 @@ class SshTarget:
         self._transport.close()
 
 
+def scan_host_key(host: str, port: int, *, timeout: float = 20.0) -> str:
+    """``"ssh-ed25519 SHA256:..."``: the server's host key, for a person to
+    compare with the instance's console before pinning it. Nothing is
+    authenticated; the first type the server has, ed25519 first."""
+    for algorithms in _ALGORITHMS:
+        transport, _address = _handshake(host, port, list(algorithms), timeout)
+        if transport is None:
+            continue
+        try:
+            key = transport.get_remote_server_key()
+            return f"{key.get_name()} {fingerprint(key.asbytes())}"
+        finally:
+            transport.close()
+    raise TargetError(f"{host} port {port} offered no host key type p2v knows")
+
+
 def _handshake(
     host: str, port: int, algorithms: list[str], timeout: float
 ) -> tuple[paramiko.Transport | None, str]:

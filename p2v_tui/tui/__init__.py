@@ -1,0 +1,1 @@
+"""The urwid wizard: screens compose the widgets in ``widgets``."""

@@ -1,0 +1,246 @@
+"""What the wizard's screens ask for, without any widget.
+
+Screens are thin: they show data and call the controller. The controller
+keeps the person's choices as an :class:`~p2v_tui.model.answers.Answers`
+(so every run can be written as an answers file that replays headless to the
+same plan) and drives the same :class:`~p2v_tui.engine.session.Session` as
+headless mode. Slow work (connecting, probing, measuring, the migration)
+runs in a worker; its result comes back through ``post``, which the urwid
+application sets to hand callables to its main loop (``watch_pipe``), so no
+widget is ever touched from a worker. Tests run workers inline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ..engine.executor import ExecutionError
+from ..engine.headless import next_steps
+from ..engine.prepare import Prepared, PrepareError
+from ..engine.session import Connected, Outcome, PlanRefused, Session
+from ..model.answers import Answers, TargetAnswers
+from ..model.edits import FixupChoices
+from ..model.events import Event
+from ..model.machine import Machine
+from ..model.plan import LayoutChoices
+from ..system.answers_io import dump_answers
+from ..system.runner import CommandError
+from ..system.target import TargetError
+from ..system.transfer import Cancelled, TransferError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EXPECTED_FAILURES = (
+    TargetError,
+    CommandError,
+    PrepareError,
+    PlanRefused,
+    ExecutionError,
+    TransferError,
+    OSError,
+)
+"""What a step may fail with in normal use: shown to the person, not a crash."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A step that did not work, said so a person knows what to check."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    value: T
+
+
+Result = Done[T] | Failed
+
+
+@dataclass(frozen=True)
+class Finished:
+    ok: bool
+    cancelled: bool
+    message: str
+    next_steps: str
+    report: str
+
+
+Spawn = Callable[[Callable[[], None]], None]
+Post = Callable[[Callable[[], None]], None]
+
+
+def thread_spawn(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="p2v-worker", daemon=True).start()
+
+
+def inline(work: Callable[[], None]) -> None:
+    work()
+
+
+class Controller:
+    """One wizard run. ``answers`` starts from defaults or a pre-filled
+    answers file and is replaced (never mutated) as the person chooses."""
+
+    def __init__(
+        self, session: Session, answers: Answers, *, spawn: Spawn = thread_spawn, post: Post = inline
+    ):
+        self.session = session
+        self.answers = answers
+        self.spawn = spawn
+        self.post = post
+        self.connected: Connected | None = None
+        self.machine: Machine | None = None
+        self.prepared: Prepared | None = None
+        self._exclusion_sizes: dict[str, int] = {}
+
+    # -- running slow work --------------------------------------------------
+
+    def _background(self, work: Callable[[], T], done: Callable[[Result[T]], object]) -> None:
+        def run() -> None:
+            result: Result[T]
+            try:
+                result = Done(work())
+            except EXPECTED_FAILURES as e:
+                log.debug("step failed", exc_info=True)
+                result = Failed(str(e))
+
+            def deliver() -> None:
+                done(result)
+
+            self.post(deliver)
+
+        self.spawn(run)
+
+    # -- target -------------------------------------------------------------
+
+    def set_target(self, target: TargetAnswers) -> None:
+        self.answers = dataclasses.replace(self.answers, target=target)
+
+    def scan_host_key(self, done: Callable[[Result[str]], object]) -> None:
+        """The target's host key before it is pinned (``"TYPE SHA256:..."``)."""
+        scan = self.session.parts.scan_host_key
+        target = self.answers.target
+
+        def work() -> str:
+            if scan is None:
+                raise TargetError("this target cannot be scanned: give its host key fingerprint")
+            return scan(target)
+
+        self._background(work, done)
+
+    def connect(self, done: Callable[[Result[Connected]], object]) -> None:
+        """Connect with the current target answers (host key pinned)."""
+        answers = self.answers
+
+        def work() -> Connected:
+            connected = self.session.connect(answers)
+            self.connected = connected
+            return connected
+
+        self._background(work, done)
+
+    # -- source -------------------------------------------------------------
+
+    def probe(self, done: Callable[[Result[Machine]], object]) -> None:
+        answers = self.answers
+
+        def work() -> Machine:
+            machine = self.session.probe(answers)
+            self.machine = machine
+            return machine
+
+        self._background(work, done)
+
+    def set_source_disks(self, disks: tuple[str, ...] | None) -> None:
+        self.answers = dataclasses.replace(self.answers, source_disks=disks)
+
+    def measure_exclusions(
+        self, paths: tuple[str, ...], done: Callable[[Result[Mapping[str, int]]], object]
+    ) -> None:
+        """Bytes under each path (what leaving it out saves)."""
+
+        def work() -> Mapping[str, int]:
+            sizes = self.session.exclusion_sizes(paths)
+            self._exclusion_sizes.update(sizes)
+            return sizes
+
+        self._background(work, done)
+
+    # -- layout and fixups ----------------------------------------------------
+
+    def set_layout(self, layout: LayoutChoices) -> None:
+        self.answers = dataclasses.replace(self.answers, layout=layout)
+
+    def set_fixups(self, fixups: FixupChoices) -> None:
+        self.answers = dataclasses.replace(self.answers, fixups=fixups)
+
+    def plan(self, done: Callable[[Result[Prepared]], object]) -> None:
+        """The plan and fixups for the current choices; ``Failed`` says why
+        the data does not fit (and what could be excluded)."""
+        answers = self.answers
+
+        def work() -> Prepared:
+            prepared = self.session.prepare(answers)
+            self.prepared = prepared
+            return prepared
+
+        self._background(work, done)
+
+    # -- the migration ------------------------------------------------------
+
+    def start(self, on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+        """Run the executor with the confirmed answers; every event is posted
+        to ``on_event`` in order, then ``done`` once."""
+        if self.prepared is None:
+            raise RuntimeError("plan first")
+        prepared = self.prepared
+        answers = dataclasses.replace(self.answers, confirm=True)
+        self.answers = answers
+        # the choices, replayable headless: p2v --answers-file answers.yaml
+        self.session.report.write_text("answers.yaml", dump_answers(answers))
+        session = self.session
+        inner_emit = session.emit
+
+        def emit(event: Event) -> None:
+            inner_emit(event)
+            self.post(lambda: on_event(event))
+
+        def work() -> None:
+            session.emit = emit
+            report = str(session.report.directory)
+            try:
+                outcome: Outcome = session.execute(answers, prepared)
+                facts = outcome.prepared.facts
+                steps = next_steps(outcome.after, facts.name, outcome.prepared.plan.boot)
+                session.report.write_text("result.txt", f"migrated into {facts.name}\n{steps}\n")
+                finished = Finished(True, False, f"migrated into {facts.name}", steps, report)
+            except Cancelled as e:
+                session.report.write_text("result.txt", f"cancelled: {e}\n")
+                finished = Finished(
+                    False,
+                    True,
+                    f"cancelled: {e}. The source was not touched; start again to resume.",
+                    "",
+                    report,
+                )
+            except EXPECTED_FAILURES as e:
+                log.debug("migration failed", exc_info=True)
+                session.report.write_text("result.txt", f"failed: {e}\n")
+                finished = Finished(False, False, str(e), "", report)
+            finally:
+                session.emit = inner_emit
+            self.post(lambda: done(finished))
+
+        self.spawn(work)
+
+    def cancel(self) -> None:
+        """Ask the executor to stop safely (the target stays resumable)."""
+        self.session.cancel.set()

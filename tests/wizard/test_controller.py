@@ -1,0 +1,107 @@
+"""The wizard's controller drives the same session as headless mode: the
+built-in demo (real rsync into a directory, simulated disk commands) from
+connect to done, and the answers it writes replay headless to the same plan."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from p2v_tui.demo import _data, demo_parts
+from p2v_tui.engine.headless import Options, run
+from p2v_tui.engine.prepare import Prepared
+from p2v_tui.engine.session import Connected, Parts, Session
+from p2v_tui.model.events import Event, Progress, StepFinished
+from p2v_tui.system.answers_io import load_answers
+from p2v_tui.system.report import Report
+from p2v_tui.tui.controller import Controller, Done, Failed, Finished, Result, inline
+
+if not shutil.which("rsync"):
+    pytest.skip("needs rsync", allow_module_level=True)
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> Parts:
+    return demo_parts(tmp_path / "source", tmp_path / "target")
+
+
+@pytest.fixture
+def controller(parts: Parts, tmp_path: Path) -> Iterator[Controller]:
+    report = Report(tmp_path / "report")
+    session = Session(parts, report, report.event, threading.Event())
+    yield Controller(session, load_answers(str(_data("answers.yaml"))), spawn=inline)
+    session.close()
+    report.close()
+
+
+def value(result: Result[T]) -> T:
+    assert isinstance(result, Done), result
+    return result.value
+
+
+def test_a_whole_run_from_connect_to_done(controller: Controller, tmp_path: Path) -> None:
+    got: dict[str, object] = {}
+    controller.scan_host_key(lambda r: got.update(scan=value(r)))
+    assert str(got["scan"]).startswith("ssh-ed25519 SHA256:")
+    controller.connect(lambda r: got.update(connected=value(r)))
+    controller.probe(lambda r: got.update(machine=value(r)))
+    controller.plan(lambda r: got.update(prepared=value(r)))
+    events: list[Event] = []
+    finished: list[Finished] = []
+    controller.start(events.append, finished.append)
+    assert finished and finished[0].ok, finished
+    assert "gnt-instance start" in finished[0].next_steps
+    assert any(isinstance(e, Progress) for e in events)
+    assert all(e.ok for e in events if isinstance(e, StepFinished))
+    assert (tmp_path / "target" / "target" / "etc" / "fstab").exists()
+    assert (tmp_path / "report" / "answers.yaml").exists()
+
+
+def test_the_written_answers_replay_headless_to_the_same_plan(controller: Controller, tmp_path: Path) -> None:
+    controller.connect(value)
+    controller.plan(value)
+    controller.start(lambda e: None, lambda f: None)
+    written = tmp_path / "report" / "answers.yaml"
+    replay = load_answers(str(written))
+    code = run(
+        replay,
+        demo_parts(tmp_path / "source2", tmp_path / "target2"),
+        Options(report_dir=tmp_path / "replay", dry_run=True, console=io.StringIO()),
+    )
+    assert code == 0
+    assert json.loads((tmp_path / "replay" / "plan.json").read_text()) == json.loads(
+        (tmp_path / "report" / "plan.json").read_text()
+    )
+
+
+def test_a_plan_that_does_not_fit_fails_with_the_reason(controller: Controller) -> None:
+    controller.connect(value)
+    controller.set_layout(replace(controller.answers.layout, headroom=1000.0))
+    got: list[Result[Prepared]] = []
+    controller.plan(got.append)
+    assert isinstance(got[0], Failed)
+    assert "more than /dev/vda" in got[0].message and "exclude" in got[0].message
+
+
+def test_an_unreachable_target_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    def refuse(a: object) -> object:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    parts = demo_parts(tmp_path / "source", tmp_path / "target")
+    report = Report(tmp_path / "report")
+    session = Session(replace(parts, connect=refuse), report, report.event, threading.Event())  # type: ignore[arg-type]
+    controller = Controller(session, load_answers(str(_data("answers.yaml"))), spawn=inline)
+    got: list[Result[Connected]] = []
+    controller.connect(got.append)
+    report.close()
+    assert isinstance(got[0], Failed) and "refused" in got[0].message.lower()

@@ -11,6 +11,7 @@ there, so the result can be inspected.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -25,6 +26,7 @@ from .engine.session import Parts
 from .model.answers import Answers
 from .model.fstab import parse_fstab
 from .model.machine import ConfigSnapshot, Disk, Filesystem, Machine, OsInfo, Partition, SwapArea
+from .model.netconfig import DefaultRoute, NetworkState, StaticConfig, network_state, validate
 from .model.target import facts_from_json
 from .model.units import GiB, MiB
 from .system import simulated
@@ -200,3 +202,38 @@ def demo_run(*, report: Path | None, events: TextIO | None, console: TextIO) -> 
         simulated_log.removeHandler(shown)
     console.write(f"\nThe migrated tree (what the target's /target held): {target_root / 'target'}\n")
     return code
+
+
+class DemoNetwork:
+    """The demo's live network: a recorded DHCP lease; a static setting is
+    validated and shown as applied, nothing on this machine changes."""
+
+    def __init__(self) -> None:
+        demo = _data("network")
+        self._state = network_state(
+            (demo / "addr.json").read_text(),
+            (demo / "route4.json").read_text(),
+            (demo / "route6.json").read_text(),
+            "nameserver 192.0.2.53\n",
+        )
+
+    def state(self) -> NetworkState:
+        return self._state
+
+    def apply(self, cfg: StaticConfig) -> NetworkState:
+        errors = validate(cfg, self._state)
+        if errors:
+            raise ValueError("; ".join(errors))
+        iface = self._state.interface(cfg.iface)
+        assert iface is not None  # validate() checked it
+        shown = dataclasses.replace(iface, addresses=(cfg.address_cidr,), dynamic=())
+        routes = tuple(r for r in self._state.default_routes if r.dev != cfg.iface)
+        if cfg.gateway:
+            routes += (DefaultRoute(6 if ":" in cfg.gateway else 4, cfg.gateway, cfg.iface),)
+        self._state = dataclasses.replace(
+            self._state,
+            interfaces=tuple(shown if i.name == cfg.iface else i for i in self._state.interfaces),
+            default_routes=routes,
+            dns=cfg.dns or self._state.dns,
+        )
+        return self._state

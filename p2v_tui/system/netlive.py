@@ -117,3 +117,17 @@ def wait_for_dhcp(
         if left <= 0:
             return state
         sleep(min(interval, left))
+
+
+class LiveNetwork:
+    """The live system's network as the wizard sees it (composition root: app)."""
+
+    def __init__(self, runner: CommandRunner, resolv_path: Path | str = RESOLV_CONF) -> None:
+        self.runner = runner
+        self.resolv_path = resolv_path
+
+    def state(self) -> NetworkState:
+        return read_state(self.runner, self.resolv_path)
+
+    def apply(self, cfg: StaticConfig) -> NetworkState:
+        return apply_static(self.runner, cfg, self.resolv_path)

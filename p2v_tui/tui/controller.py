@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ..engine.executor import ExecutionError
 from ..engine.headless import next_steps
@@ -27,6 +27,7 @@ from ..model.answers import Answers, TargetAnswers
 from ..model.edits import FixupChoices
 from ..model.events import Event
 from ..model.machine import Machine
+from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
 from ..system.answers_io import dump_answers
 from ..system.runner import CommandError
@@ -37,7 +38,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+
+class NetworkRefused(Exception):
+    """A static network setting that does not validate; nothing was changed."""
+
+
 EXPECTED_FAILURES = (
+    NetworkRefused,
     TargetError,
     CommandError,
     PrepareError,
@@ -77,6 +84,13 @@ Spawn = Callable[[Callable[[], None]], None]
 Post = Callable[[Callable[[], None]], None]
 
 
+class Network(Protocol):
+    """The live system's network (real: system.netlive.LiveNetwork)."""
+
+    def state(self) -> NetworkState: ...
+    def apply(self, cfg: StaticConfig) -> NetworkState: ...
+
+
 def thread_spawn(work: Callable[[], None]) -> None:
     threading.Thread(target=work, name="p2v-worker", daemon=True).start()
 
@@ -90,9 +104,16 @@ class Controller:
     answers file and is replaced (never mutated) as the person chooses."""
 
     def __init__(
-        self, session: Session, answers: Answers, *, spawn: Spawn = thread_spawn, post: Post = inline
-    ):
+        self,
+        session: Session,
+        answers: Answers,
+        network: Network,
+        *,
+        spawn: Spawn = thread_spawn,
+        post: Post = inline,
+    ) -> None:
         self.session = session
+        self.network = network
         self.answers = answers
         self.spawn = spawn
         self.post = post
@@ -118,6 +139,23 @@ class Controller:
             self.post(deliver)
 
         self.spawn(run)
+
+    # -- the live system's network -------------------------------------------
+
+    def network_state(self, done: Callable[[Result[NetworkState]], object]) -> None:
+        self._background(self.network.state, done)
+
+    def apply_network(self, cfg: StaticConfig, done: Callable[[Result[NetworkState]], object]) -> None:
+        """Set a static address; ``Failed`` lists what is wrong with ``cfg``
+        (nothing was changed then)."""
+
+        def work() -> NetworkState:
+            try:
+                return self.network.apply(cfg)
+            except ValueError as e:
+                raise NetworkRefused(str(e)) from None
+
+        self._background(work, done)
 
     # -- target -------------------------------------------------------------
 

@@ -15,11 +15,12 @@ from typing import TypeVar
 
 import pytest
 
-from p2v_tui.demo import _data, demo_parts
+from p2v_tui.demo import DemoNetwork, _data, demo_parts
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import Prepared
 from p2v_tui.engine.session import Connected, Parts, Session
 from p2v_tui.model.events import Event, Progress, StepFinished
+from p2v_tui.model.netconfig import NetworkState, StaticConfig
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
 from p2v_tui.tui.controller import Controller, Done, Failed, Finished, Result, inline
@@ -39,7 +40,7 @@ def parts(tmp_path: Path) -> Parts:
 def controller(parts: Parts, tmp_path: Path) -> Iterator[Controller]:
     report = Report(tmp_path / "report")
     session = Session(parts, report, report.event, threading.Event())
-    yield Controller(session, load_answers(str(_data("answers.yaml"))), spawn=inline)
+    yield Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
     session.close()
     report.close()
 
@@ -100,8 +101,21 @@ def test_an_unreachable_target_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     parts = demo_parts(tmp_path / "source", tmp_path / "target")
     report = Report(tmp_path / "report")
     session = Session(replace(parts, connect=refuse), report, report.event, threading.Event())  # type: ignore[arg-type]
-    controller = Controller(session, load_answers(str(_data("answers.yaml"))), spawn=inline)
+    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
     got: list[Result[Connected]] = []
     controller.connect(got.append)
     report.close()
     assert isinstance(got[0], Failed) and "refused" in got[0].message.lower()
+
+
+def test_network_state_and_a_static_setting(controller: Controller) -> None:
+    got: list[Result[NetworkState]] = []
+    controller.network_state(got.append)
+    state = value(got[0])
+    assert state.dhcp.get("eth0")
+    controller.apply_network(StaticConfig("eth0", "192.0.2.77/24", "192.0.2.1", ("192.0.2.53",)), got.append)
+    after = value(got[1])
+    iface = after.interface("eth0")
+    assert iface is not None and iface.addresses == ("192.0.2.77/24",)
+    controller.apply_network(StaticConfig("eth9", "192.0.2.77/24"), got.append)
+    assert isinstance(got[2], Failed) and "eth9" in got[2].message

@@ -84,6 +84,7 @@ class Session:
         self.connected: Connected | None = None
         self.machine: Machine | None = None
         self._sources: SourceAccess | None = None
+        self._measured: dict[str, int] = {}
 
     def connect(self, answers: Answers) -> Connected:
         """Connect (host key checked before authentication), refuse this very
@@ -117,10 +118,14 @@ class Session:
         return self.machine
 
     def exclusion_sizes(self, excludes: Sequence[str]) -> Mapping[str, int]:
-        """Bytes each exclusion pattern leaves out of the copy."""
+        """Bytes each exclusion pattern leaves out of the copy (each measured
+        once: the wizard plans again after every change)."""
         machine = self._need_machine()
         assert self._sources is not None
-        return measure_exclusions(machine, self._sources, excludes)
+        new = [e for e in excludes if e not in self._measured]
+        if new:
+            self._measured.update(measure_exclusions(machine, self._sources, new))
+        return {e: self._measured[e] for e in excludes if e in self._measured}
 
     def prepare(self, answers: Answers) -> Prepared:
         """The plan and the fixups for these answers (pure once measured);

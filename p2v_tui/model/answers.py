@@ -47,6 +47,8 @@ class Answers:
     report: str | None = None
     bandwidth_limit: int | None = None
     """Bytes per second the copy may use; None: as fast as it goes."""
+    interactive: bool = False
+    """Open the wizard pre-filled with these answers instead of running headless."""
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -127,7 +129,7 @@ def _request(item: Mapping[str, Any]) -> LayoutRequest:
 def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
     """Convert a schema-valid document. Semantic errors (a size of 0 ...)
     raise ValueError with the key path."""
-    t = doc["target"]
+    t = doc.get("target", {})
     layout = doc.get("layout", {})
     net = doc.get("network", {})
     static = None
@@ -143,9 +145,9 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         instance = facts_from_json({"version": 1, **doc["instance"]}, origin="answers")
     return Answers(
         target=TargetAnswers(
-            host=t["host"],
-            identity=t["identity"],
-            host_key=t["host_key"],
+            host=t.get("host", ""),
+            identity=t.get("identity", ""),
+            host_key=t.get("host_key", ""),
             port=t.get("port", 22),
             user=t.get("user", "root"),
             connect_timeout=float(t.get("connect_timeout", 20.0)),
@@ -170,6 +172,7 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         source_disks=tuple(doc["source"]["disks"]) if "disks" in doc.get("source", {}) else None,
         after=doc.get("after", "poweroff"),
         confirm=bool(doc.get("confirm", False)),
+        interactive=bool(doc.get("interactive", False)),
         instance=instance,
         report=doc.get("report"),
         bandwidth_limit=parse_size(doc["bandwidth_limit"]) if "bandwidth_limit" in doc else None,

@@ -242,8 +242,10 @@ class Controller:
         prepared = self.prepared
         answers = dataclasses.replace(self.answers, confirm=True)
         self.answers = answers
-        # the choices, replayable headless: p2v --answers-file answers.yaml
-        self.session.report.write_text("answers.yaml", dump_answers(answers))
+        # the choices, replayable headless: p2v --answers-file answers.yaml --yes
+        # (written unconfirmed: a replay erases the target only when told again)
+        written = dataclasses.replace(answers, confirm=False, interactive=False)
+        self.session.report.write_text("answers.yaml", dump_answers(written))
         session = self.session
         inner_emit = session.emit
 

@@ -200,3 +200,33 @@ def test_written_answers_validate_and_read_back_identically(a: Answers) -> None:
     d = yaml.safe_load(yaml.safe_dump(answers_to_doc(a)))
     assert errors(d) == []
     assert answers_from_doc(d) == a
+
+
+@pytest.mark.parametrize(
+    ("document", "errors"),
+    [
+        ({"version": 1}, ["target: required"]),
+        ({"version": 1, "target": {"host": "h"}}, ["target.host_key: required", "target.identity: required"]),
+        (
+            {"version": 1, "interactive": False, "target": {"host": "h"}},
+            ["target.host_key: required", "target.identity: required"],
+        ),
+        ({"version": 1, "interactive": True}, []),
+        ({"version": 1, "interactive": True, "target": {"host": "h"}, "hostname": "web01"}, []),
+        (
+            {"version": 1, "interactive": "yes"},
+            ["target: required", "interactive: expected boolean, got str 'yes'"],
+        ),
+    ],
+)
+def test_interactive_answers_may_leave_out_any_section(document: Any, errors: list[str]) -> None:
+    assert validation_errors(document, answers_schema()) == errors
+
+
+def test_interactive_answers_prefill_what_they_give() -> None:
+    a = answers_from_doc(
+        {"version": 1, "interactive": True, "target": {"host": "h", "port": 2222}, "hostname": "w"}
+    )
+    assert a.interactive and a.target == TargetAnswers(host="h", identity="", host_key="", port=2222)
+    assert a.fixups.hostname == "w"
+    assert "interactive" not in answers_to_doc(a)

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from ..engine.executor import ExecutionError
@@ -30,6 +33,7 @@ from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
 from ..system.answers_io import dump_answers
+from ..system.keyfile import store_pasted_key
 from ..system.runner import CommandError
 from ..system.target import TargetError
 from ..system.transfer import Cancelled, TransferError
@@ -121,6 +125,7 @@ class Controller:
         self.machine: Machine | None = None
         self.prepared: Prepared | None = None
         self._exclusion_sizes: dict[str, int] = {}
+        self._key_directory: Path | None = None
 
     # -- running slow work --------------------------------------------------
 
@@ -173,6 +178,21 @@ class Controller:
             return scan(target)
 
         self._background(work, done)
+
+    def store_pasted_key(self, text: str) -> Path:
+        """A pasted private key as a 0600 file in a private directory this
+        controller removes on :meth:`close` (never in the report); raises
+        ``PastedKeyError`` saying what is wrong with the paste."""
+        if self._key_directory is None:
+            self._key_directory = Path(tempfile.mkdtemp(prefix="p2v-key-"))
+        return store_pasted_key(text, self._key_directory)
+
+    def close(self) -> None:
+        """Forget pasted keys; close the session (target, source mounts)."""
+        if self._key_directory is not None:
+            shutil.rmtree(self._key_directory, ignore_errors=True)
+            self._key_directory = None
+        self.session.close()
 
     def connect(self, done: Callable[[Result[Connected]], object]) -> None:
         """Connect with the current target answers (host key pinned)."""

@@ -176,17 +176,27 @@ class RsyncTransfer:
         sender.stdout.close()  # the receiver holds the pipe now
         sent = 0
         messages = bytearray()
+        pending = bytearray()  # tar writes a checkpoint line in several pieces
+
+        def lines(data: bytes) -> None:
+            nonlocal sent
+            for line in data.splitlines(keepends=True):
+                count = tar_progress(line)
+                if count is None:
+                    messages.extend(line)
+                else:
+                    sent = count
+                    on_progress(sent, None, "")
 
         def progress(data: bytes) -> None:
-            nonlocal sent
-            count = tar_progress(data)
-            if count is None:
-                messages.extend(data)
-            else:
-                sent = count
-                on_progress(sent, None, "")
+            pending.extend(data)
+            complete = pending.rfind(b"\n") + 1
+            if complete:
+                lines(bytes(pending[:complete]))
+                del pending[:complete]
 
         _watch({sender.stderr: progress, receiver.stderr: messages.extend}, [sender, receiver], cancel, where)
+        lines(bytes(pending))
         codes = (sender.wait(), receiver.wait())
         if cancel.is_set():
             raise Cancelled(f"copy of {where} cancelled")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .model.answers import Answers
+from .model.answers import Answers, TargetAnswers
 from .model.machine import Machine
 from .system.answers_io import AnswersError, load_answers
 from .system.report import default_report_dir
@@ -41,6 +41,9 @@ exit codes:
 
 examples:
   p2v --demo                          the whole flow on a built-in example
+  p2v --wizard                        the interactive wizard (what the live image starts)
+  p2v --wizard --demo                 the wizard on the built-in example
+  p2v --answers-file prefill.yaml     with 'interactive: true' in it: the wizard, pre-filled
   p2v --validate answers.yaml         check an answers file
   p2v --answers-file answers.yaml --dry-run
                                       probe, connect and show plan and diffs
@@ -66,6 +69,12 @@ def parser() -> argparse.ArgumentParser:
         help="run the whole flow on a built-in example machine against a simulated target "
         "(needs no root and no server; copies a sample tree with real rsync)",
     )
+    p.add_argument(
+        "--wizard",
+        action="store_true",
+        help="take a person through the migration on screens (80x24, serial consoles too); "
+        "with --answers-file: pre-filled from it; with --demo: on the built-in example",
+    )
     p.add_argument("--yes", action="store_true", help="confirm erasing the target disks (as 'confirm: true')")
     p.add_argument("--dry-run", action="store_true", help="probe, connect and plan; write nothing")
     p.add_argument("--report", metavar="DIR", help="report directory (default: /var/log/p2v/p2v-report-TIME)")
@@ -80,7 +89,6 @@ def _real_parts() -> Parts:
     # pyparted are missing, and nothing probes hardware at import time.
     from .engine.session import Parts
     from .model.answers import Answers as _Answers
-    from .model.answers import TargetAnswers
     from .system.probe import probe_machine
     from .system.runner import LocalRunner
     from .system.sources import MountedSources
@@ -132,6 +140,12 @@ def _validate(path: str) -> int:
     return 0
 
 
+def _quiet_console(handler: logging.Handler) -> None:
+    """The wizard owns the terminal: log messages go to the report's
+    debug.log only, never over the screens."""
+    logging.getLogger().removeHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # The console shows warnings (debug with -v); the report's debug.log
@@ -143,29 +157,43 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.DEBUG)
     if args.validate:
         return _validate(args.validate)
-    if not (args.answers_file or args.demo):
+    if not (args.answers_file or args.demo or args.wizard):
         parser().print_help()
         return 2
     from .engine.headless import Options, run
 
     events = _events_stream(args.events)
     console = sys.stderr if args.events == "-" else sys.stdout
+    if args.demo and args.wizard:
+        from .demo import demo_wizard
+
+        _quiet_console(handler)
+        return demo_wizard(report=Path(args.report) if args.report else None)
     if args.demo:
         from .demo import demo_run
 
         return demo_run(report=Path(args.report) if args.report else None, events=events, console=console)
-    try:
-        answers: Answers = load_answers(args.answers_file)
-    except AnswersError as e:
-        print(f"{args.answers_file}: invalid, nothing was touched", file=sys.stderr)
-        for line in e.errors:
-            print(f"  {line}", file=sys.stderr)
-        return 1
+    answers: Answers = Answers(TargetAnswers("", "", ""))
+    if args.answers_file:
+        try:
+            answers = load_answers(args.answers_file)
+        except AnswersError as e:
+            print(f"{args.answers_file}: invalid, nothing was touched", file=sys.stderr)
+            for line in e.errors:
+                print(f"  {line}", file=sys.stderr)
+            return 1
     if os.geteuid() != 0:
         print("p2v must run as root: it reads the source disks and mounts them read-only", file=sys.stderr)
         return 1
     report = Path(args.report or answers.report or default_report_dir())
     parts = _real_parts()
+    if args.wizard or answers.interactive:
+        from .system.netlive import LiveNetwork
+        from .system.runner import LocalRunner
+        from .tui.app import run_wizard
+
+        _quiet_console(handler)
+        return run_wizard(answers, parts, LiveNetwork(LocalRunner()), report)
     options = Options(
         report_dir=report,
         yes=args.yes,

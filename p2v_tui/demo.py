@@ -17,9 +17,10 @@ import logging
 import random
 import shutil
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .engine.headless import Options, run
 from .engine.session import Parts
@@ -36,6 +37,7 @@ from .system.simulated import SimulatedTarget
 from .system.sources import DirectorySources
 from .system.target import Target
 from .system.transfer import RsyncTransfer
+from .tui.app import run_wizard
 
 DEMO_BWLIMIT_KIB = 12 * 1024
 """The sample tree is small; a limit keeps the copy long enough to watch."""
@@ -202,6 +204,19 @@ def demo_run(*, report: Path | None, events: TextIO | None, console: TextIO) -> 
         simulated_log.removeHandler(shown)
     console.write(f"\nThe migrated tree (what the target's /target held): {target_root / 'target'}\n")
     return code
+
+
+def demo_wizard(*, report: Path | None, env: Mapping[str, str] | None = None, screen: Any = None) -> int:
+    """The wizard on the built-in example: pre-filled with the demo's answers,
+    the simulated target, the recorded network."""
+    answers = dataclasses.replace(load_answers(str(_data("answers.yaml"))), interactive=True, confirm=False)
+    keep = report or Path.cwd() / "p2v-demo-report"
+    target_root = keep / "simulated-target"
+    if target_root.exists():
+        shutil.rmtree(target_root)
+    with tempfile.TemporaryDirectory(prefix="p2v-demo-") as tmp:
+        parts = demo_parts(Path(tmp) / "source", target_root)
+        return run_wizard(answers, parts, DemoNetwork(), keep, env=env, screen=screen)
 
 
 class DemoNetwork:

@@ -13,12 +13,24 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import urwid
 
-from .controller import Controller
+from ..engine.session import Parts, Session
+from ..model.answers import Answers
+from ..system.report import Report
+from .controller import Controller, Network
 from .screens.base import Screen
+from .screens.confirm import ConfirmScreen
+from .screens.done import DoneScreen
+from .screens.fixups import FixupsScreen
+from .screens.layout import LayoutScreen
+from .screens.network import NetworkScreen
+from .screens.source import SourceScreen
+from .screens.target import TargetScreen
+from .screens.transfer import TransferScreen
 from .widgets.dialogs import ask
 from .widgets.theme import Glyphs, Theme, ascii_only, choose_theme, glyphs_for
 
@@ -149,3 +161,68 @@ class WizardApp:
             fd, self._pipe_fd = self._pipe_fd, None
             if fd is not None:
                 self.loop.remove_watch_pipe(fd)
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NOT_CONFIRMED = 3
+EXIT_CANCELLED = 4
+
+
+class WizardRun:
+    """The eight screens in order; the Done screen reads the Transfer screen's outcome."""
+
+    def __init__(self) -> None:
+        self.transfer: Any = None
+
+    def factories(self) -> list[ScreenFactory]:
+        def transfer(controller: Controller, nav: WizardApp) -> Screen:
+            self.transfer = TransferScreen(controller, nav)
+            return self.transfer  # type: ignore[no-any-return]
+
+        def done(controller: Controller, nav: WizardApp) -> Screen:
+            return DoneScreen(controller, nav, self.transfer)
+
+        return [
+            NetworkScreen,
+            TargetScreen,
+            SourceScreen,
+            LayoutScreen,
+            FixupsScreen,
+            ConfirmScreen,
+            transfer,
+            done,
+        ]
+
+    def exit_code(self) -> int:
+        """As headless mode: 0 migrated, 1 failed, 3 left before the
+        transfer (nothing written), 4 cancelled (resumable)."""
+        outcome = getattr(self.transfer, "outcome", None)
+        if outcome is None:
+            return EXIT_NOT_CONFIRMED
+        if outcome.ok:
+            return EXIT_OK
+        return EXIT_CANCELLED if outcome.cancelled else EXIT_FAILED
+
+
+def run_wizard(
+    answers: Answers,
+    parts: Parts,
+    network: Network,
+    report_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    screen: Any = None,
+) -> int:
+    """The wizard from the first screen to the last; the same report
+    directory as headless mode (answers.yaml, plan, diffs, events, debug.log)."""
+    report = Report(report_dir)
+    session = Session(parts, report, report.event, threading.Event())
+    controller = Controller(session, answers, network)
+    run = WizardRun()
+    try:
+        WizardApp(controller, run.factories(), env=env, screen=screen).run()
+    finally:
+        controller.close()
+        report.close()
+    return run.exit_code()

@@ -126,6 +126,16 @@ def test_keys_call_back_continue_and_help() -> None:
     assert calls.log[-1] == "continue"
 
 
+def test_f2_continues_from_inside_a_field_only_when_allowed() -> None:
+    calls = Calls()
+    frame, edits = make(calls=calls)
+    press(frame, "x", "f2")
+    assert edits[0].edit_text == "x" and calls.log == ["continue"]
+    frame.set_continue(False, "connect first")
+    assert press(frame, "f2") == ["f2"]
+    assert calls.log == ["continue"]
+
+
 def test_disabled_continue_shows_why_and_does_nothing() -> None:
     calls = Calls()
     frame, _ = make(calls=calls)

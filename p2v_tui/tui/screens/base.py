@@ -16,7 +16,7 @@ from ..widgets.theme import Glyphs
 STEPS = ["Network", "Target", "Source", "Layout", "Fixups", "Confirm", "Transfer", "Done"]
 """The header's step list; a screen's ``index`` is its place here."""
 
-NAV_KEYS = [("Tab", "move"), ("Enter", "select"), ("Esc", "back"), ("F10", "quit")]
+NAV_KEYS = [("Tab", "move"), ("Enter", "select"), ("F2", "continue"), ("Esc", "back"), ("F10", "quit")]
 
 
 class Navigator(Protocol):

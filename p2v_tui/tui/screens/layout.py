@@ -45,6 +45,7 @@ KEYS = [
     ("r", "rest"),
     ("m", "move"),
     ("a", "automatic"),
+    ("F2", "continue"),
     ("Esc", "back"),
     ("F10", "quit"),
 ]

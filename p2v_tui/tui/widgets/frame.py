@@ -270,7 +270,8 @@ class WizardFrame(urwid.WidgetWrap):  # type: ignore[misc]
         if rest == "f1" and self._on_help is not None:
             self._on_help()
             return None
-        if rest == "enter" and self._continue_enabled and self._on_continue is not None:
+        # Enter nothing else wants, or F2 from anywhere (a field, a list)
+        if rest in ("enter", "f2") and self._continue_enabled and self._on_continue is not None:
             self._on_continue()
             return None
         return rest

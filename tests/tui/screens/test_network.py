@@ -106,7 +106,7 @@ def test_welcome_says_what_happens_and_shows_the_dhcp_lease(dhcp: Setup) -> None
 
 
 def test_continue_goes_on_with_a_lease(dhcp: Setup) -> None:
-    press(dhcp.screen.frame, "f2")  # nothing
+    press(dhcp.screen.frame, "f3")  # nothing
     dhcp.screen.frame.focus_buttons()
     press(dhcp.screen.frame, "enter")
     assert dhcp.nav.calls == ["next"]

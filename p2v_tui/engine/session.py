@@ -85,6 +85,7 @@ class Session:
         self.machine: Machine | None = None
         self._sources: SourceAccess | None = None
         self._measured: dict[str, int] = {}
+        self._probed_disks: tuple[str, ...] | None = None
 
     def connect(self, answers: Answers) -> Connected:
         """Connect (host key checked before authentication), refuse this very
@@ -109,10 +110,16 @@ class Session:
         return self.connected
 
     def probe(self, answers: Answers) -> Machine:
-        """The source machine, read-only (once per session)."""
-        if self.machine is None:
+        """The source machine, read-only; probed again only when the choice
+        of source disks changed (the wizard's Source screen)."""
+        if self.machine is None or answers.source_disks != self._probed_disks:
+            if self._sources is not None:
+                self._sources.close()
+                self._sources = None
+                self._measured.clear()
             self.emit(Log("info", "probing the source disks (read-only)"))
             self.machine = self.parts.probe(answers)
+            self._probed_disks = answers.source_disks
             self.report.write_machine(self.machine)
             self._sources = self.parts.sources(self.machine)
         return self.machine

@@ -53,5 +53,8 @@ def space_hint(machine: Machine, sources: SourceAccess, error: LayoutError, top:
             log.debug("no size hint for %s: %s", fs.device, e)
     for size, path in sorted(found, reverse=True)[:top]:
         lines.append(f"  {format_size(size):>10}  {path}")
-    lines.append("Add paths to 'exclude:' in the answers file, or give the instance a bigger disk.")
+    lines.append(
+        "Exclude some of these (answers file: 'exclude:'; wizard: the Source screen), "
+        "or give the instance a bigger disk."
+    )
     return "\n".join(lines)

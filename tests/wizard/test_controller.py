@@ -19,7 +19,9 @@ from p2v_tui.demo import DemoNetwork, _data, demo_parts
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import Prepared
 from p2v_tui.engine.session import Connected, Parts, Session
+from p2v_tui.model.answers import Answers
 from p2v_tui.model.events import Event, Progress, StepFinished
+from p2v_tui.model.machine import Machine
 from p2v_tui.model.netconfig import NetworkState, StaticConfig
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
@@ -119,3 +121,22 @@ def test_network_state_and_a_static_setting(controller: Controller) -> None:
     assert iface is not None and iface.addresses == ("192.0.2.77/24",)
     controller.apply_network(StaticConfig("eth9", "192.0.2.77/24"), got.append)
     assert isinstance(got[2], Failed) and "eth9" in got[2].message
+
+
+def test_changing_the_source_disks_probes_again(parts: Parts, tmp_path: Path) -> None:
+    probed: list[tuple[str, ...] | None] = []
+
+    def probe(a: Answers) -> Machine:
+        probed.append(a.source_disks)
+        return parts.probe(a)
+
+    report = Report(tmp_path / "report")
+    session = Session(replace(parts, probe=probe), report, report.event, threading.Event())
+    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    controller.probe(value)
+    controller.probe(value)
+    controller.set_source_disks(("/dev/sda",))
+    controller.probe(value)
+    controller.close()
+    report.close()
+    assert probed == [None, ("/dev/sda",)]

@@ -13,7 +13,8 @@ from p2v_tui.tui.screens.confirm import ConfirmScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
-from .test_fixups import Demo, FakeNav, demo, mock_controller, save_screen
+from .support import FakeNav, save_screen
+from .test_fixups import Demo, demo, mock_controller
 
 
 @pytest.fixture(scope="module")

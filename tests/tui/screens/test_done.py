@@ -15,7 +15,8 @@ from p2v_tui.tui.screens.done import DoneScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
-from .test_fixups import Demo, FakeNav, mock_controller, save_screen
+from .support import FakeNav, save_screen
+from .test_fixups import Demo, mock_controller
 from .test_transfer import run_demo
 
 

@@ -9,7 +9,6 @@ screens' tests of this package."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -31,36 +30,10 @@ from p2v_tui.tui.screens.fixups import FixupsScreen, address_error, dns_error, h
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
+from .support import FakeNav, save_screen
 
 if not shutil.which("rsync"):
     pytest.skip("needs rsync (the demo copies with it)", allow_module_level=True)
-
-SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
-
-
-def save_screen(name: str, lines: list[str]) -> None:
-    """With P2V_WRITE_SCREENS=1, keep the capture for the documentation."""
-    if os.environ.get("P2V_WRITE_SCREENS") == "1":
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        (SCREENS / f"{name}.txt").write_text("\n".join(line.rstrip() for line in lines) + "\n")
-
-
-@dataclass
-class FakeNav:
-    glyphs: Glyphs = UTF8_GLYPHS
-    calls: list[str] = field(default_factory=list)
-
-    def next(self) -> None:
-        self.calls.append("next")
-
-    def back(self) -> None:
-        self.calls.append("back")
-
-    def quit(self) -> None:
-        self.calls.append("quit")
-
-    def redraw(self) -> None:
-        self.calls.append("redraw")
 
 
 @dataclass

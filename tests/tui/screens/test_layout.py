@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -27,29 +26,12 @@ from p2v_tui.system.simulated import SimulatedTarget
 from p2v_tui.system.target import Target
 from p2v_tui.tui.controller import Controller, Result, inline
 from p2v_tui.tui.screens.layout import LayoutScreen
-from p2v_tui.tui.widgets.theme import Glyphs, glyphs_for
+from p2v_tui.tui.widgets.theme import glyphs_for
 from tests.tui.render import is_ascii, press, render, screen
+from tests.tui.screens.support import FakeNav, save_screen
 
 if not shutil.which("rsync"):
     pytest.skip("needs rsync (the demo's sources)", allow_module_level=True)
-
-
-class FakeNav:
-    def __init__(self, ascii: bool = False) -> None:
-        self.glyphs: Glyphs = glyphs_for(ascii)
-        self.calls: list[str] = []
-
-    def next(self) -> None:
-        self.calls.append("next")
-
-    def back(self) -> None:
-        self.calls.append("back")
-
-    def quit(self) -> None:
-        self.calls.append("quit")
-
-    def redraw(self) -> None:
-        pass
 
 
 def two_disk_parts(parts: Parts, root: Path) -> Parts:
@@ -114,7 +96,7 @@ def real2(tmp_path: Path) -> Iterator[Controller]:
 
 def shown(real: Controller, ascii: bool = False) -> tuple[LayoutScreen, Any, FakeNav]:
     mock = mock_over(real)
-    nav = FakeNav(ascii)
+    nav = FakeNav(glyphs_for(ascii))
     s = LayoutScreen(mock, nav)
     s.enter()
     return s, mock, nav
@@ -229,11 +211,8 @@ def test_ascii_mode(real: Controller) -> None:
     assert "The data fits" in "\n".join(lines)
 
 
-def test_write_screen_capture(real: Controller) -> None:
-    """P2V_WRITE_SCREENS=1 saves the 80x24 text of this screen for the docs."""
-    if not os.environ.get("P2V_WRITE_SCREENS"):
-        pytest.skip("set P2V_WRITE_SCREENS=1 to write docs/screens/layout.txt")
+def test_the_screen_fits_80x24_and_is_kept_for_the_docs(real: Controller) -> None:
     s, _mock, _nav = shown(real)
-    out = Path(__file__).resolve().parents[3] / "docs" / "screens" / "layout.txt"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(line.rstrip() for line in render(s.frame)) + "\n")
+    lines = render(s.frame)
+    assert len(lines) == 24 and all(len(line) == 80 for line in lines)
+    save_screen("layout", lines)

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from unittest.mock import create_autospec
 
 import pytest
@@ -17,33 +15,7 @@ from p2v_tui.tui.screens.network import NO_ADDRESS_WARNING, NetworkScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
-
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "screens"
-
-
-def save_screen(name: str, lines: list[str]) -> None:
-    """docs/screens/NAME.txt, only when asked (P2V_WRITE_SCREENS=1)."""
-    if os.environ.get("P2V_WRITE_SCREENS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
-        (DOCS / f"{name}.txt").write_text("\n".join(line.rstrip() for line in lines) + "\n")
-
-
-class FakeNav:
-    def __init__(self, glyphs: Glyphs = UTF8_GLYPHS) -> None:
-        self.glyphs = glyphs
-        self.calls: list[str] = []
-
-    def next(self) -> None:
-        self.calls.append("next")
-
-    def back(self) -> None:
-        self.calls.append("back")
-
-    def quit(self) -> None:
-        self.calls.append("quit")
-
-    def redraw(self) -> None:
-        self.calls.append("redraw")
+from .support import FakeNav, save_screen
 
 
 def no_lease(state: NetworkState) -> NetworkState:

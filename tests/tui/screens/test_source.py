@@ -5,7 +5,6 @@ go through the real controller."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -24,29 +23,12 @@ from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
 from p2v_tui.tui.controller import Controller, Failed, Result, inline
 from p2v_tui.tui.screens.source import SourceScreen
-from p2v_tui.tui.widgets.theme import Glyphs, glyphs_for
+from p2v_tui.tui.widgets.theme import glyphs_for
 from tests.tui.render import is_ascii, press, render, screen
+from tests.tui.screens.support import FakeNav, save_screen
 
 if not shutil.which("rsync"):
     pytest.skip("needs rsync (the demo's sources)", allow_module_level=True)
-
-
-class FakeNav:
-    def __init__(self, ascii: bool = False) -> None:
-        self.glyphs: Glyphs = glyphs_for(ascii)
-        self.calls: list[str] = []
-
-    def next(self) -> None:
-        self.calls.append("next")
-
-    def back(self) -> None:
-        self.calls.append("back")
-
-    def quit(self) -> None:
-        self.calls.append("quit")
-
-    def redraw(self) -> None:
-        pass
 
 
 def make_real(tmp_path: Path) -> Iterator[Controller]:
@@ -95,7 +77,7 @@ def mock_over(real: Controller) -> Any:
 
 def shown(real: Controller, ascii: bool = False) -> tuple[SourceScreen, Any, FakeNav]:
     mock = mock_over(real)
-    nav = FakeNav(ascii)
+    nav = FakeNav(glyphs_for(ascii))
     s = SourceScreen(mock, nav)
     s.enter()
     return s, mock, nav
@@ -211,11 +193,8 @@ def test_ascii_mode(real: Controller) -> None:
     assert "/dev/sda  80.0 GiB" in "\n".join(lines)
 
 
-def test_write_screen_capture(real: Controller) -> None:
-    """P2V_WRITE_SCREENS=1 saves the 80x24 text of this screen for the docs."""
-    if not os.environ.get("P2V_WRITE_SCREENS"):
-        pytest.skip("set P2V_WRITE_SCREENS=1 to write docs/screens/source.txt")
+def test_the_screen_fits_80x24_and_is_kept_for_the_docs(real: Controller) -> None:
     s, _mock, _nav = shown(real)
-    out = Path(__file__).resolve().parents[3] / "docs" / "screens" / "source.txt"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(line.rstrip() for line in render(s.frame)) + "\n")
+    lines = render(s.frame)
+    assert len(lines) == 24 and all(len(line) == 80 for line in lines)
+    save_screen("source", lines)

@@ -27,7 +27,7 @@ from p2v_tui.tui.screens.target import TargetScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
-from .test_network import FakeNav, save_screen
+from .support import FakeNav, save_screen
 
 if not shutil.which("rsync"):
     pytest.skip("needs rsync (the demo's parts)", allow_module_level=True)

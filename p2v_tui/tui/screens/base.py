@@ -8,7 +8,10 @@ callback, which the application runs on the urwid loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+import urwid
 
 from ..widgets.frame import WizardFrame
 from ..widgets.theme import Glyphs
@@ -47,3 +50,26 @@ class Screen(Protocol):
     def enter(self) -> None:
         """Called each time the screen is shown: refresh from the controller
         (a choice on an earlier screen may have changed what this one shows)."""
+
+
+def list_frame(
+    index: int,
+    title: str,
+    keys: Sequence[tuple[str, str]],
+    nav: Navigator,
+    on_continue: Callable[[], None],
+) -> tuple[urwid.SimpleFocusListWalker, WizardFrame]:
+    """A screen whose body is a scrolling list rebuilt from the controller's
+    data (the walker), inside the wizard's frame."""
+    walker = urwid.SimpleFocusListWalker([urwid.Text("")])
+    frame = WizardFrame(
+        STEPS,
+        index,
+        title,
+        urwid.ListBox(walker),
+        keys,
+        glyphs=nav.glyphs,
+        on_back=nav.back,
+        on_continue=on_continue,
+    )
+    return walker, frame

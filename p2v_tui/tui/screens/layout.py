@@ -21,8 +21,7 @@ from ..controller import Controller, Done, Result
 from ..widgets.common import PlainButton, boxed, styled_button, truncate_end
 from ..widgets.diskbar import DiskBar, Segment
 from ..widgets.fields import SizeField
-from ..widgets.frame import WizardFrame
-from .base import STEPS, Navigator
+from .base import STEPS, Navigator, list_frame
 from .layout_edit import (
     SWAP,
     Edit,
@@ -107,18 +106,10 @@ class LayoutScreen:
         self.controller = controller
         self.nav = nav
         self.glyphs = nav.glyphs
-        self._walker = urwid.SimpleFocusListWalker([urwid.Text("")])
-        self._list = urwid.ListBox(self._walker)
-        self.frame = WizardFrame(
-            STEPS,
-            self.index,
-            "Target layout: size, fit or move each filesystem",
-            self._list,
-            KEYS,
-            glyphs=self.glyphs,
-            on_back=nav.back,
-            on_continue=self._continue,
+        self._walker, self.frame = list_frame(
+            self.index, "Target layout: size, fit or move each filesystem", KEYS, nav, self._continue
         )
+        self._list: urwid.ListBox = self.frame.body
         self._busy = False
         self._fits = False
         self._reason = ""

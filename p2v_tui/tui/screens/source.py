@@ -15,8 +15,7 @@ from ...model.units import format_size
 from ..controller import Controller, Done, Result
 from ..widgets.common import PlainButton, styled_button
 from ..widgets.fields import TextField
-from ..widgets.frame import WizardFrame
-from .base import NAV_KEYS, STEPS, Navigator
+from .base import NAV_KEYS, STEPS, Navigator, list_frame
 
 KEYS = [("Space", "toggle"), ("Enter", "add/remove"), *NAV_KEYS[2:]]
 
@@ -51,18 +50,10 @@ class SourceScreen:
         self.controller = controller
         self.nav = nav
         self.glyphs = nav.glyphs
-        self._walker = urwid.SimpleFocusListWalker([urwid.Text("")])
-        self._list = urwid.ListBox(self._walker)
-        self.frame = WizardFrame(
-            STEPS,
-            self.index,
-            "Source: what is on this machine, and what migrates",
-            self._list,
-            KEYS,
-            glyphs=self.glyphs,
-            on_back=nav.back,
-            on_continue=self._continue,
+        self._walker, self.frame = list_frame(
+            self.index, "Source: what is on this machine, and what migrates", KEYS, nav, self._continue
         )
+        self._list: urwid.ListBox = self.frame.body
         self._busy = False
         self._sizes: dict[str, int] = {}
         self._asked: set[str] = set()

@@ -161,3 +161,13 @@ def test_fields_in_a_form_at_80x24() -> None:
     assert lines[0].strip() == "Host node1"
     assert lines[1].strip() == "Port 222"
     assert is_ascii(lines)
+
+
+def test_arriving_in_a_field_from_a_list_puts_the_cursor_at_its_end() -> None:
+    first = TextField("Hostname", "web01", glyphs=UTF8_GLYPHS)
+    second = TextField("Gateway", "192.0.2.1", glyphs=UTF8_GLYPHS)
+    box = urwid.ListBox(urwid.SimpleFocusListWalker([first, second]))
+    press(box, "home", "down", "0")
+    assert second.text == "192.0.2.10"
+    press(box, "up", "s")
+    assert first.text == "web01s"

@@ -135,17 +135,7 @@ class _Body(urwid.WidgetPlaceholder):  # type: ignore[misc]
         self._on_key = on_key
 
     def keypress(self, size: tuple[int, int], key: str) -> str | None:
-        shown = self.original_widget
-        before = shown.focus if isinstance(shown, urwid.ListBox) else None
-        rest: str | None = shown.keypress(size, key)
-        if (
-            isinstance(shown, urwid.ListBox)
-            and shown.focus is not before
-            and isinstance(shown.focus, TextField)
-        ):
-            # moving onto a field puts urwid's cursor at its start; typing
-            # should add to what is there, as after a click at its end
-            shown.focus.set_text(shown.focus.text)
+        rest: str | None = self.original_widget.keypress(size, key)
         if rest is not None and self._on_key(rest):
             return None
         return rest

@@ -72,6 +72,13 @@ class TextField(urwid.WidgetWrap):  # type: ignore[misc]
         result: str = self._edit.edit_text
         return result
 
+    def move_cursor_to_coords(self, size: tuple[int], col: object, row: int) -> bool:
+        """Arriving in the field from above or below (a list moving its
+        focus), the cursor goes to the end: typing adds to what is there
+        instead of landing in front of it at the column the cursor came from."""
+        self._edit.set_edit_pos(len(self.text))
+        return True
+
     def set_text(self, text: str) -> None:
         self._edit.set_edit_text(text)
         self._edit.set_edit_pos(len(text))

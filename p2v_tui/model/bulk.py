@@ -120,6 +120,8 @@ def tar_create_argv(source_dir: str, files_from: str) -> list[str]:
         "--checkpoint=40",  # every 40 records (10 MiB) ...
         "--checkpoint-action=echo=%{w}T",  # ... the bytes written so far, on stderr
         "--totals",  # and all of them at the end
+        "--verbose",  # each member's name as tar starts it ...
+        "--index-file=/dev/stderr",  # ... on stderr (stdout is the archive): the current file
         # positional: these apply to the list that follows them
         "--no-recursion",  # only the listed files
         "--null",  # the list is NUL-separated: any file name works
@@ -150,6 +152,14 @@ def remote_command(argv: Sequence[str]) -> str:
 
 
 _COUNT = re.compile(rb"^(?:tar: |Total bytes written: )(\d+) \(", re.MULTILINE)
+
+
+def tar_member(line: bytes) -> str | None:
+    """The member name in a line of ``--verbose --index-file`` output, or
+    None for tar's own messages (``tar: ...``) and the totals."""
+    if not line.strip() or line.startswith((b"tar: ", b"Total bytes written: ")):
+        return None
+    return line.rstrip(b"\n").decode(errors="replace")
 
 
 def tar_progress(stderr_chunk: bytes) -> int | None:

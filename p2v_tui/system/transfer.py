@@ -23,6 +23,7 @@ from ..model.bulk import (
     remote_command,
     tar_create_argv,
     tar_extract_argv,
+    tar_member,
     tar_progress,
 )
 from ..model.plan import CopyJob
@@ -178,15 +179,21 @@ class RsyncTransfer:
         messages = bytearray()
         pending = bytearray()  # tar writes a checkpoint line in several pieces
 
+        current = ""
+
         def lines(data: bytes) -> None:
-            nonlocal sent
+            nonlocal sent, current
             for line in data.splitlines(keepends=True):
                 count = tar_progress(line)
-                if count is None:
-                    messages.extend(line)
-                else:
+                member = tar_member(line) if count is None else None
+                if count is not None:
                     sent = count
-                    on_progress(sent, None, "")
+                elif member is not None:
+                    current = member
+                else:
+                    messages.extend(line)
+                    continue
+                on_progress(sent, None, current)
 
         def progress(data: bytes) -> None:
             pending.extend(data)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from p2v_tui.model.bulk import classify, excluded, tar_create_argv, tar_extract_argv, tar_progress
+from p2v_tui.model.bulk import (
+    classify,
+    excluded,
+    tar_create_argv,
+    tar_extract_argv,
+    tar_member,
+    tar_progress,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "rsync"
 
@@ -95,3 +102,19 @@ def test_tar_argv_and_progress() -> None:
         tar_progress(b"tar: 10229760 (9.8MiB, 1GiB/s)\nTotal bytes written: 12595200 (13MiB, 1GiB/s)\n")
         == 12595200
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "member"),
+    [
+        (b"img/backup.tar\n", "img/backup.tar"),
+        (b"var/lib/mysql/ibdata1", "var/lib/mysql/ibdata1"),
+        (b"tar: 10223616 (9.8MiB, 796MiB/s)\n", None),
+        (b"tar: img/x: Cannot open: Permission denied\n", None),
+        (b"Total bytes written: 21233664 (21MiB, 828MiB/s)\n", None),
+        (b"\n", None),
+    ],
+)
+def test_tar_member_names_from_the_index_lines(line: bytes, member: str | None) -> None:
+    """Recorded from ``tar --create --verbose --index-file=/dev/stderr`` with checkpoints."""
+    assert tar_member(line) == member

@@ -56,9 +56,13 @@ def test_sparse_files_keep_holes_and_allocated_files_stay_allocated(tmp_path: Pa
         "/dev/x", "/", "/target", "/", excludes=("/cache/archives",), keep_dirs=("/cache/archives",)
     )
     seen: list[int] = []
-    result = RsyncTransfer(local_root=str(root)).copy(
-        job, str(src), lambda done, pct, cur: seen.append(done), threading.Event()
-    )
+    names: set[str] = set()
+
+    def progress(done: int, pct: int | None, current: str) -> None:
+        seen.append(done)
+        names.add(current)
+
+    result = RsyncTransfer(local_root=str(root)).copy(job, str(src), progress, threading.Event())
     dst = root / "target"
     assert allocated(dst / "img/disk.raw") <= 2 * MiB, "holes were filled"
     assert (dst / "img/disk.raw").read_bytes() == (src / "img/disk.raw").read_bytes()
@@ -71,6 +75,7 @@ def test_sparse_files_keep_holes_and_allocated_files_stay_allocated(tmp_path: Pa
     assert (a.st_mode, a.st_mtime_ns, a.st_uid) == (b.st_mode, b.st_mtime_ns, b.st_uid)
     assert os.getxattr(dst / "img/backup.tar", "user.origin") == b"oldbox"
     assert seen == sorted(seen) and result.bytes >= 60 * MiB
+    assert {"img/backup.tar", "img/zeros.bin"} <= names  # the tar pass names its files too
 
 
 def test_cancel_stops_rsync(tmp_path: Path) -> None:

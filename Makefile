@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_SCRIPTS := osdef/bootstrap_modules.py osdef/p2v-target/instance-facts
 SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
-.PHONY: deps demo test lint typecheck shellcheck pytest bench clean
+.PHONY: deps demo test lint typecheck shellcheck pytest bench livecd clean
 
 deps:
 	scripts/deps
@@ -15,8 +15,8 @@ demo: deps
 	$(VENV)/bin/p2v --demo --report p2v-demo-report
 
 lint: deps
-	$(VENV)/bin/ruff check p2v_tui tests bench $(PY_SCRIPTS)
-	$(VENV)/bin/ruff format --check p2v_tui tests bench $(PY_SCRIPTS)
+	$(VENV)/bin/ruff check p2v_tui tests bench livecd $(PY_SCRIPTS)
+	$(VENV)/bin/ruff format --check p2v_tui tests bench livecd $(PY_SCRIPTS)
 
 typecheck: deps
 	$(VENV)/bin/mypy
@@ -30,8 +30,14 @@ pytest: deps
 # The test command (README, .ci/run): every check, then every test.
 test: lint typecheck shellcheck pytest
 
+LIVE_OUT ?= livecd-out
+
+# The live image (README "Live image"): ISO and PXE files in $(LIVE_OUT); needs root.
+livecd: deps
+	livecd/make-live-image $(LIVE_OUT)
+
 bench: deps
 	$(PY) bench/transfer
 
 clean:
-	rm -rf p2v-demo-report .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf p2v-demo-report livecd-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

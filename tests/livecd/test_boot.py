@@ -18,6 +18,7 @@ Root and slow."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -289,3 +290,40 @@ def test_usb_stick_boot_with_answers_by_label_keeps_the_media_out(
         reports = list((root / "p2v-reports").glob("p2v-report-*"))
         assert len(reports) == 1, reports
         assert (reports[0] / "plan.txt").is_file() and (reports[0] / "machine.json").is_file()
+
+
+def test_a_source_whose_journal_needs_recovery_is_not_written_while_live_boot_looks_for_its_medium(
+    image: LiveImage, source_disk: Path, tmp_path: Path
+) -> None:
+    """The live system is found on a stick listed after the source disk, so
+    live-boot mounts the source's filesystem while it searches. A plain
+    read-only mount of an ext4 whose journal needs recovery replays it (a
+    write); the source must come out bit for bit as it went in."""
+    require("debugfs", "sha256sum")
+    source = tmp_path / "dirty.img"
+    shutil.copy(source_disk, source)
+    partition = f"{source}?offset={MiB}"  # the msdos partition starts at 1 MiB
+    subprocess.run(
+        ["debugfs", "-w", "-R", "feature needs_recovery", partition], check=True, capture_output=True
+    )
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    boot = [
+        "-kernel",
+        str(image.vmlinuz),
+        "-initrd",
+        str(image.initrd),
+        "-append",
+        f"boot=live {SERIAL_ARGS}",
+    ]
+    drives = [
+        f"file={source},format=raw,if=virtio",  # /dev/vda: the source, writable, scanned first
+        f"file={image.iso},format=raw,if=virtio,readonly=on",  # /dev/vdb: the ISO written to a stick
+    ]
+    log = tmp_path / "serial.log"
+    with running(qemu_argv(log, boot, drives, ["-nic", "none"]), log) as guest:
+        guest.wait_for(WELCOME, timeout=600)
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    features = subprocess.run(
+        ["dumpe2fs", "-h", partition], capture_output=True, text=True, check=True
+    ).stdout
+    assert "needs_recovery" in features

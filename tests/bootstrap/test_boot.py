@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from p2v_tui.model.units import MiB
-from tests.bootstrap.artifacts import REPO, Artifacts, bootstrap_artifacts
+from tests.bootstrap.artifacts import Artifacts, bootstrap_artifacts
+from tests.lab.cache import REPO
 from tests.lab.compare import compare_trees
 from tests.lab.disks import attach_image, mounted, require
 from tests.lab.netns import stop_popen

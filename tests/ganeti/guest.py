@@ -19,7 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.debian import CACHE, debian_rootfs
+from tests.integration.debian import debian_rootfs
+from tests.lab.cache import CACHE
 
 VIRTIO_MODULES = (
     "virtio_ring",

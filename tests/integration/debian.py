@@ -5,12 +5,13 @@ apt sources, cached as a tarball keyed on its package list."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.lab.cache import CACHE
 
 PACKAGES = (
     "linux-image-amd64",
@@ -24,7 +25,6 @@ PACKAGES = (
     "procps",
 )
 SUITE = "bookworm"
-CACHE = Path(os.environ.get("P2V_TEST_CACHE", "/var/cache/p2v-tests"))
 
 
 def debian_rootfs() -> Path:

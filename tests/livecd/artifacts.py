@@ -5,20 +5,16 @@ A lock file serialises concurrent test runs."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.lab.cache import REPO, cached_build
+
 BUILD = REPO / "livecd" / "make-live-image"
-CACHE = Path(os.environ.get("P2V_TEST_CACHE", "/var/cache/p2v-tests"))
 MANIFEST = "p2v-live.manifest"
 TOOLS = ("mmdebstrap", "mksquashfs", "grub-mkrescue", "xorriso", "mformat")
 
@@ -54,13 +50,6 @@ def input_files() -> list[Path]:
     return sorted(livecd + sources + [REPO / "pyproject.toml"])
 
 
-def inputs_key() -> str:
-    digest = hashlib.sha256()
-    for path in input_files():
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def live_image() -> LiveImage:
     """The built image; skips the calling test when it cannot be built here."""
     if os.geteuid() != 0:
@@ -70,22 +59,7 @@ def live_image() -> LiveImage:
         missing.append("grub-pc-bin and grub-efi-amd64-bin")
     if missing:
         pytest.skip(f"needs {', '.join(missing)} to build the live image")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    out = CACHE / f"p2v-live-{inputs_key()}"
-    with open(CACHE / "p2v-live.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (out / MANIFEST).exists():
-            return LiveImage(out)
-        partial = out.with_name(out.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        started = time.monotonic()
-        proc = subprocess.run([str(BUILD), str(partial)], capture_output=True, text=True, timeout=3600)
-        if proc.returncode != 0:
-            shutil.rmtree(partial, ignore_errors=True)
-            pytest.fail(f"make-live-image failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-        (partial / "build-seconds").write_text(f"{time.monotonic() - started:.0f}\n")
-        partial.rename(out)
-    return LiveImage(out)
+    return LiveImage(cached_build("p2v-live", input_files(), BUILD, complete=MANIFEST, timeout=3600))
 
 
 def manifest_values(image: LiveImage, key: str) -> list[str]:

@@ -33,9 +33,10 @@ import yaml
 
 from p2v_tui.model.units import GiB, MiB
 from tests.integration.harness import Target, migration_target
+from tests.lab.cache import REPO
 from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
-from tests.livecd.artifacts import REPO, LiveImage, live_image, manifest_values
+from tests.livecd.artifacts import LiveImage, live_image, manifest_values
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -50,25 +50,6 @@ class Options:
     verbose: bool = False
 
 
-def next_steps(after: str, name: str, boot: str) -> str:
-    """What the person does next, in Ganeti commands (``after``: what the
-    bootstrap OS was really told to do)."""
-    if boot == "own":
-        hv = f"gnt-instance modify -H kernel_path=,initrd_path= {name}   (boot from the instance's own disk)"
-    else:
-        hv = (
-            f"gnt-instance modify -H initrd_path=<the cluster's normal initrd> {name}   (not the ramboot one)"
-        )
-    stop = {
-        "none": f"gnt-instance shutdown {name}",
-        "poweroff": "(the bootstrap OS powers itself off)",
-        "reboot": "(the bootstrap OS reboots; do the modify first)",
-    }[after]
-    return "Next:\n" + "\n".join(
-        f"  {line}" for line in (stop, hv, f"gnt-instance start {name}", f"gnt-instance console {name}")
-    )
-
-
 @contextlib.contextmanager
 def _sigint_cancels(cancel: threading.Event) -> Iterator[None]:
     """First Ctrl-C asks the executor to stop safely; a second one aborts."""
@@ -160,8 +141,7 @@ def _run(
             return EXIT_OK
         outcome = session.execute(answers, prepared)
         facts = outcome.prepared.facts
-        result = next_steps(outcome.after, facts.name, outcome.prepared.plan.boot)
-        report.write_text("result.txt", f"migrated into {facts.name}\n{result}\n")
+        result = outcome.next_steps
         emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
                       f"Report: {report.directory}", str(report.directory)))  # fmt: skip
         return EXIT_OK

@@ -65,11 +65,40 @@ class Outcome:
     """As executed: a UUID that could not be kept changes plan and fixups."""
     after: str
     """What the bootstrap OS was really told to do at the end."""
+    next_steps: str
+    """The Ganeti commands the person runs now (also in result.txt)."""
+
+
+def next_steps(after: str, name: str, boot: str) -> str:
+    """What the person does next, in Ganeti commands (``after``: what the
+    bootstrap OS was really told to do)."""
+    if boot == "own":
+        hv = f"gnt-instance modify -H kernel_path=,initrd_path= {name}   (boot from the instance's own disk)"
+    else:
+        hv = (
+            f"gnt-instance modify -H initrd_path=<the cluster's normal initrd> {name}   (not the ramboot one)"
+        )
+    stop = {
+        "none": f"gnt-instance shutdown {name}",
+        "poweroff": "(the bootstrap OS powers itself off)",
+        "reboot": "(the bootstrap OS reboots; do the modify first)",
+    }[after]
+    return "Next:\n" + "\n".join(
+        f"  {line}" for line in (stop, hv, f"gnt-instance start {name}", f"gnt-instance console {name}")
+    )
 
 
 class PlanRefused(Exception):
     """The data does not fit (or the layout is impossible); nothing was
     written. The message says how much is missing and what could be excluded."""
+
+
+def _both(first: Callable[[Event], None], second: Callable[[Event], None]) -> Callable[[Event], None]:
+    def emit(event: Event) -> None:
+        first(event)
+        second(event)
+
+    return emit
 
 
 class Session:
@@ -162,9 +191,13 @@ class Session:
         self.report.write_text("fixups.txt", describe_fixups(prepared.fixups))
         self.report.write_diffs(prepared.fixups)
 
-    def execute(self, answers: Answers, prepared: Prepared) -> Outcome:
+    def execute(
+        self, answers: Answers, prepared: Prepared, *, also: Callable[[Event], None] | None = None
+    ) -> Outcome:
         """Partition, format, copy, fix up, unmount, then the ``after`` step;
-        raises ``Cancelled`` when :attr:`cancel` is set meanwhile."""
+        raises ``Cancelled`` when :attr:`cancel` is set meanwhile. Events go
+        to :attr:`emit` and, when given, to ``also`` (the wizard's screen)."""
+        emit = self.emit if also is None else _both(self.emit, also)
         connected = self._need_connected()
         machine = self._need_machine()
         assert self._sources is not None
@@ -175,7 +208,7 @@ class Session:
                 target=connected.target,
                 source=self._sources,
                 transfer=transfer,
-                emit=self.emit,
+                emit=emit,
                 replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
                 cancel=self.cancel,
             )
@@ -192,7 +225,9 @@ class Session:
         self.report.write_json("plan.json", final.plan)
         self.report.write_text("plan.txt", describe_plan(final.plan, final.facts))
         self.report.write_diffs(final.fixups)
-        return Outcome(final, done.after)
+        steps = next_steps(done.after, final.facts.name, final.plan.boot)
+        self.report.write_text("result.txt", f"migrated into {final.facts.name}\n{steps}\n")
+        return Outcome(final, done.after, steps)
 
     def close(self) -> None:
         if self._sources is not None:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from ..engine.executor import ExecutionError
-from ..engine.headless import next_steps
 from ..engine.prepare import Prepared, PrepareError
 from ..engine.session import Connected, Outcome, PlanRefused, Session
 from ..model.answers import Answers, TargetAnswers
@@ -124,7 +123,6 @@ class Controller:
         self.connected: Connected | None = None
         self.machine: Machine | None = None
         self.prepared: Prepared | None = None
-        self._exclusion_sizes: dict[str, int] = {}
         self._key_directory: Path | None = None
 
     # -- running slow work --------------------------------------------------
@@ -223,14 +221,9 @@ class Controller:
     def measure_exclusions(
         self, paths: tuple[str, ...], done: Callable[[Result[Mapping[str, int]]], object]
     ) -> None:
-        """Bytes under each path (what leaving it out saves)."""
-
-        def work() -> Mapping[str, int]:
-            sizes = self.session.exclusion_sizes(paths)
-            self._exclusion_sizes.update(sizes)
-            return sizes
-
-        self._background(work, done)
+        """Bytes under each path (what leaving it out saves; the session
+        measures each path once)."""
+        self._background(lambda: self.session.exclusion_sizes(paths), done)
 
     # -- layout and fixups ----------------------------------------------------
 
@@ -267,21 +260,16 @@ class Controller:
         written = dataclasses.replace(answers, confirm=False, interactive=False)
         self.session.report.write_text("answers.yaml", dump_answers(written))
         session = self.session
-        inner_emit = session.emit
 
-        def emit(event: Event) -> None:
-            inner_emit(event)
+        def on_worker(event: Event) -> None:
             self.post(lambda: on_event(event))
 
         def work() -> None:
-            session.emit = emit
             report = str(session.report.directory)
             try:
-                outcome: Outcome = session.execute(answers, prepared)
-                facts = outcome.prepared.facts
-                steps = next_steps(outcome.after, facts.name, outcome.prepared.plan.boot)
-                session.report.write_text("result.txt", f"migrated into {facts.name}\n{steps}\n")
-                finished = Finished(True, False, f"migrated into {facts.name}", steps, report)
+                outcome: Outcome = session.execute(answers, prepared, also=on_worker)
+                name = outcome.prepared.facts.name
+                finished = Finished(True, False, f"migrated into {name}", outcome.next_steps, report)
             except Cancelled as e:
                 session.report.write_text("result.txt", f"cancelled: {e}\n")
                 finished = Finished(
@@ -295,8 +283,6 @@ class Controller:
                 log.debug("migration failed", exc_info=True)
                 session.report.write_text("result.txt", f"failed: {e}\n")
                 finished = Finished(False, False, str(e), "", report)
-            finally:
-                session.emit = inner_emit
             self.post(lambda: done(finished))
 
         self.spawn(work)

@@ -104,7 +104,9 @@ def _real_parts() -> Parts:
         return probe_machine(LocalRunner(), disks=a.source_disks)
 
     def sources(m: Machine) -> MountedSources:
-        return MountedSources({fs.device: fs for fs in m.filesystems}, base="/run/p2v/source")
+        return MountedSources(
+            {fs.device: fs for fs in m.filesystems}, base="/run/p2v/source", volume_groups=m.volume_groups
+        )
 
     def transfer(target: Target, a: _Answers, tmp: Path) -> RsyncTransfer:
         assert isinstance(target, SshTarget)  # connect() above made it

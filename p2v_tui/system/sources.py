@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from ..model.machine import Filesystem
+from ..model.machine import Filesystem, VolumeGroup
 from .mounts import readonly_mount
+from .probe.lvm import activated_readonly
+from .runner import LocalRunner
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +27,27 @@ class SourceAccess(Protocol):
 
 class MountedSources:
     """Mounts each source filesystem read-only on first use, once, and
-    unmounts them all on :meth:`close`."""
+    unmounts them all on :meth:`close`; LVs of ``volume_groups`` are
+    activated read-only before the first of them is mounted and deactivated
+    after they are unmounted."""
 
-    def __init__(self, filesystems: Mapping[str, Filesystem], base: str) -> None:
+    def __init__(
+        self, filesystems: Mapping[str, Filesystem], base: str, volume_groups: Sequence[VolumeGroup] = ()
+    ) -> None:
         self._filesystems = filesystems
         self._base = base
         self._stack = contextlib.ExitStack()
         self._mounted: dict[str, str] = {}
+        self._volume_groups = tuple(volume_groups)
+        self._lv_paths = {lv.path for vg in self._volume_groups for lv in vg.lvs}
+        self._activated = False
 
     def directory(self, device: str) -> str:
         if device not in self._mounted:
             fs = self._filesystems[device]
+            if device in self._lv_paths and not self._activated:
+                self._stack.enter_context(activated_readonly(LocalRunner(), self._volume_groups))
+                self._activated = True
             subvolid = 5 if fs.fstype == "btrfs" else None
             path = self._stack.enter_context(
                 readonly_mount(device, fs.fstype, subvolid=subvolid, base=self._base)
@@ -45,6 +57,7 @@ class MountedSources:
 
     def close(self) -> None:
         self._mounted.clear()
+        self._activated = False
         self._stack.close()
 
 

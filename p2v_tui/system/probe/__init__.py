@@ -2,8 +2,9 @@
 
 The source is never written: filesystems are mounted only read-only with
 options that skip journal replay, blkid does not use its cache, libparted is
-never asked to commit or "fix", LVM and md are only reported on, never
-activated, and nothing is checked with fsck. ``partx --update`` only tells
+never asked to commit or "fix", LVM volumes are activated read-only (no
+metadata written) only while they are probed, md arrays are only reported
+on, never assembled, and nothing is checked with fsck. ``partx --update`` only tells
 the kernel about partitions it has not read itself.
 
 Steps (see :func:`probe_machine`):
@@ -13,11 +14,12 @@ Steps (see :func:`probe_machine`):
    in use by the live system, excluded by the user);
 3. blkid every partition (and table-less disk); mount each filesystem
    read-only in a private directory for usage, features and subvolumes;
-4. describe LVM volume groups and md arrays; probe active LVs and arrays;
+4. describe LVM volume groups and md arrays; probe the LVs (activated
+   read-only) and the arrays the live kernel assembled;
 5. find the root filesystem (the one with an /etc/fstab that mounts ``/``),
    map every fstab entry to a probed device;
 6. read OS facts and the configuration snapshot through the source tree;
-7. unmount everything (also on failure).
+7. unmount everything and deactivate what step 4 activated (also on failure).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from .disks import (
     unreadable_disk,
 )
 from .filesystems import probe_filesystem
-from .lvm import probe_volume_groups
+from .lvm import activated_readonly, already_active_writable, probe_volume_groups
 from .md import probe_md_arrays
 from .mounts import OWN_MOUNTS, exclusion_reason, host_device_uses, read_active_swaps, read_host_mounts
 from .osinfo import detect_os
@@ -267,6 +269,9 @@ def probe_machine(
         for device, size in candidates:
             take(device, size, signatures.get(device, {}))
         volume_groups = probe_volume_groups(runner, pvs)
+        for path in already_active_writable(volume_groups):
+            log.warning("%s was already active and writable before the probe; it is only read", path)
+        stack.enter_context(activated_readonly(runner, volume_groups))
         for lv in (lv for vg in volume_groups for lv in vg.lvs):
             if os.path.exists(lv.path) and lv.path not in excluded:
                 take(lv.path, lv.size, probe_signature(runner, lv.path))

@@ -296,7 +296,7 @@ class SshTarget:
         return [
             "ssh",
             "-F", "/dev/null",  # ignore ~/.ssh/config and /etc/ssh/ssh_config
-            "-i", self.identity,
+            "-i", private_identity(self.identity, known_hosts.parent),
             "-p", str(self.port),
             "-l", self.user,
             "-o", "IdentitiesOnly=yes",  # only the key from the answers
@@ -325,6 +325,20 @@ class SshTarget:
         if self._sftp is not None:
             self._sftp.close()
         self._transport.close()
+
+
+def private_identity(identity: str, private_dir: Path) -> str:
+    """``identity``, or a copy readable only by its owner in ``private_dir``
+    when others may read it: OpenSSH refuses such a key ("UNPROTECTED
+    PRIVATE KEY FILE") where paramiko took it, and a key on a FAT stick or
+    fetched over HTTP has no mode of its own."""
+    if os.stat(identity).st_mode & 0o077 == 0:
+        return identity
+    copy = private_dir / "identity"
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(Path(identity).read_bytes())
+    return str(copy)
 
 
 def scan_host_key(host: str, port: int, *, timeout: float = 20.0) -> str:

@@ -60,3 +60,22 @@ def test_target_by_ipv6_literal(tmp_path: Path) -> None:
         run = run_p2v(target, answers, tmp_path)
         assert run.returncode == 0, run.output
         assert f"{target.ns.target_ip6}" in run.output
+
+
+def test_a_key_others_may_read_still_copies(tmp_path: Path) -> None:
+    """A key on a FAT stick or fetched over HTTP shows mode 0644: OpenSSH
+    refuses such a file, so the copy must not depend on the key's mode."""
+    require("rsync", "sshd")
+    with (
+        source_machine("swapfile", tmp_path, small_files=50) as source,
+        migration_target(tmp_path, 800 * MiB) as target,
+    ):
+        loose = tmp_path / "loose_key"
+        loose.write_bytes(target.key.read_bytes())
+        loose.chmod(0o644)
+        answers = target.answers(source)
+        answers["target"]["identity"] = str(loose)
+        run = run_p2v(target, answers, tmp_path)
+        assert run.returncode == 0, run.output
+        assert "UNPROTECTED PRIVATE KEY FILE" not in run.output
+        assert loose.stat().st_mode & 0o777 == 0o644  # the user's file is left as it is

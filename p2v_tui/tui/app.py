@@ -139,6 +139,15 @@ class WizardApp:
         if key in ("f10", "ctrl q"):
             self.quit()
 
+    def _redraw_on_ctrl_l(self, keys: list[str], _raw: list[int]) -> list[str]:
+        """Ctrl-L draws the whole screen again, before any widget (an open
+        dialog keeps every key) sees it. urwid only sends what changed, so a
+        terminal attached to the serial console after the wizard started, or
+        one that kernel messages scrolled, otherwise stays wrong."""
+        if "ctrl l" in keys and self.loop is not None:
+            self.loop.screen.clear()
+        return [k for k in keys if k != "ctrl l"]
+
     @property
     def root(self) -> urwid.Widget:
         return self._placeholder
@@ -151,6 +160,7 @@ class WizardApp:
             palette=list(self.theme.palette),
             screen=screen,
             unhandled_input=self._unhandled,
+            input_filter=self._redraw_on_ctrl_l,
             handle_mouse=False,
         )
         self._pipe_fd = self.loop.watch_pipe(self._drain)

@@ -37,8 +37,27 @@ class Terminal:
         self._tmux("send-keys", "-t", self.name, "-l", text)
         time.sleep(0.3)
 
+    def paste(self, text: str) -> None:
+        """``text`` as a terminal pastes it: all at once, each line ending
+        in a carriage return (the Enter key)."""
+        self._tmux("set-buffer", "-b", "paste", "--", text)
+        self._tmux("paste-buffer", "-d", "-b", "paste", "-t", self.name)
+        time.sleep(0.3)
+
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", self.name).stdout
+
+    def scrollback(self, lines: int = 10000) -> str:
+        """The screen and up to ``lines`` lines that scrolled off above it,
+        lines the terminal wrapped joined again."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", self.name).stdout
+
+    def cursor(self) -> tuple[int, int] | None:
+        """(column, row) of the cursor, None while the program hides it:
+        where a typed key lands."""
+        out = self._tmux("display-message", "-p", "-t", self.name, "#{cursor_x} #{cursor_y} #{cursor_flag}")
+        x, y, shown = out.stdout.split()
+        return (int(x), int(y)) if shown == "1" else None
 
     def wait_for(self, pattern: str, timeout: float = 60.0) -> str:
         """The screen once ``pattern`` (a regex) is on it."""

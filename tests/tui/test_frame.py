@@ -113,6 +113,22 @@ def test_tab_and_shift_tab_cycle_through_fields_and_buttons() -> None:
     assert edits[1].edit_text == "bd"
 
 
+def test_tab_past_the_buttons_reaches_the_first_field_of_a_wrapped_list() -> None:
+    """A screen whose list sits in a placeholder (Fixups: a diff can cover
+    it): Tab from the last button goes round to the first field, not back
+    to the field the list last had."""
+    edits = [urwid.Edit(f"Field {i}: ") for i in range(3)]
+    listbox = urwid.ListBox(urwid.SimpleFocusListWalker(edits))
+    frame = WizardFrame(STEPS, 1, "Fixups", urwid.WidgetPlaceholder(listbox), KEYS, glyphs=UTF8_GLYPHS,
+                        on_back=lambda: None, on_continue=lambda: None)  # fmt: skip
+    press(frame, "tab", "tab", "z")  # the last field
+    assert edits[2].edit_text == "z"
+    press(frame, "tab", "tab", "tab", "a")  # Back, Continue, around
+    assert edits[0].edit_text == "a"
+    press(frame, "shift tab", "shift tab", "shift tab", "y")  # Continue, Back, around backwards
+    assert edits[2].edit_text == "zy"
+
+
 def test_keys_call_back_continue_and_help() -> None:
     calls = Calls()
     frame, _ = make(calls=calls)

@@ -57,9 +57,18 @@ def keys_markup(keys: Sequence[tuple[str, str]], width: int) -> Markup:
     return out or ""
 
 
+def inner_list(body: Any) -> Any:
+    """The widget a screen's body shows, through placeholders and
+    decorations that wrap it (a screen that swaps a diff over its list)."""
+    while isinstance(body, (urwid.WidgetPlaceholder, urwid.WidgetDecoration)):
+        body = body.original_widget
+    return body
+
+
 def body_has_fields(body: Any) -> bool:
     """Whether anything in ``body`` takes focus: a ListBox says it is
     selectable even when it only holds text."""
+    body = inner_list(body)
     if isinstance(body, urwid.ListBox):
         try:
             return any(w.selectable() for w in body.body)
@@ -233,9 +242,10 @@ class WizardFrame(urwid.WidgetWrap):  # type: ignore[misc]
         if not body_has_fields(self._body):
             return False
         self._inner.focus_position = 0
-        if isinstance(self._body, urwid.ListBox):
-            positions = [i for i, w in enumerate(self._body.body) if w.selectable()]
-            self._body.set_focus(positions[0] if first else positions[-1])
+        shown = inner_list(self._body)
+        if isinstance(shown, urwid.ListBox):
+            positions = [i for i, w in enumerate(shown.body) if w.selectable()]
+            shown.set_focus(positions[0] if first else positions[-1])
         return True
 
     def _cycle(self, size: tuple[int, int], forward: bool) -> None:

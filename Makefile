@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Python outside the package: stdlib scripts that run on Ganeti nodes and image builders
 PY_SCRIPTS := osdef/bootstrap_modules.py osdef/p2v-target/instance-facts
-SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
+SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 'tests/e2e/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
-.PHONY: deps demo test lint typecheck shellcheck pytest bench livecd clean
+.PHONY: deps demo test lint typecheck shellcheck pytest bench livecd lab clean
 
 deps:
 	scripts/deps
@@ -24,8 +24,9 @@ typecheck: deps
 shellcheck:
 	shellcheck $(SHELL_SCRIPTS)
 
+# the end-to-end lab's further migrations (marker lab) run in make lab
 pytest: deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not lab"
 
 # The test command (README, .ci/run): every check, then every test.
 test: lint typecheck shellcheck pytest
@@ -35,6 +36,11 @@ LIVE_OUT ?= livecd-out
 # The live image (README "Live image"): ISO and PXE files in $(LIVE_OUT); needs root.
 livecd: deps
 	livecd/make-live-image $(LIVE_OUT)
+
+# See it for real (README): an old server migrated by the live image into a
+# real Ganeti instance that boots; timings per phase. Root; LAB_ARGS=--help.
+lab: deps
+	$(PY) -m tests.e2e $(LAB_ARGS)
 
 bench: deps
 	$(PY) bench/transfer

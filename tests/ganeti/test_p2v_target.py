@@ -18,16 +18,23 @@ import pytest
 from tests.bootstrap.artifacts import bootstrap_artifacts
 from tests.lab.ganeti import GanetiLab
 from tests.lab.ganeti_proc import wait_for
+from tests.lab.p2v_target import (
+    BOOTSTRAP_HV,
+    FINGERPRINT,
+    OS,
+    add_bootstrap_instance,
+    install_osdef,
+    keypair,
+    os_log,
+    uninstall_osdef,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-OS = "p2v-target"
 NAME = "web01.gntlab.test"
 ADDRESS_INDEX = 20
 MEMORY_MIB = 256
-IMAGE_DIR = "/var/lib/ganeti-instance-p2v-target"
-FINGERPRINT = re.compile(r"p2v-target host key: (\d+ SHA256:[A-Za-z0-9+/]+) \(ED25519\)")
 BOOT_TIMEOUT = 240.0
 
 
@@ -41,12 +48,6 @@ class Booted:
     fingerprint: str
     serial_log: Path
     os_log: str
-
-
-def _keypair(path: Path) -> Path:
-    argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "user@example", "-f", str(path)]
-    subprocess.run(argv, check=True)
-    return path
 
 
 def ssh(
@@ -75,50 +76,23 @@ def bootstrap_images() -> Path:
 
 @pytest.fixture(scope="module")
 def installed(ganeti_lab: GanetiLab, bootstrap_images: Path) -> Iterator[GanetiLab]:
-    """What the admin does once: install on every node from the master."""
-    install = [str(REPO / "osdef/install"), "--cluster", "--images", str(bootstrap_images)]
-    out = ganeti_lab.run(install, timeout=600)
-    # the copies were checked through gnt-cluster command on every node, not just made here
-    assert "installed and checked on every online node" in out.stderr
+    install_osdef(ganeti_lab, bootstrap_images)
     yield ganeti_lab
-    ganeti_lab.run([str(REPO / "osdef/install"), "--uninstall"], check=False, timeout=300)
+    uninstall_osdef(ganeti_lab)
 
 
 @pytest.fixture(scope="module")
 def booted(installed: GanetiLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Booted]:
     lab = installed
     tmp = tmp_path_factory.mktemp("p2v-target")
-    key = _keypair(tmp / "user_key")
-    other_key = _keypair(tmp / "other_key")
+    key = keypair(tmp / "user_key")
+    other_key = keypair(tmp / "other_key")
     address = lab.address(ADDRESS_INDEX)
-    prefix = lab.subnet.split("/")[1]
     pub = (tmp / "user_key.pub").read_text().strip()
-    lab.gnt(
-        "gnt-instance", "add",
-        "-t", "file",
-        "-s", "1G",
-        "-o", f"{OS}+default",
-        "-O", f"ssh_key={pub},address={address}/{prefix}",
-        "-B", f"memory={MEMORY_MIB}M",
-        "--net", f"0:link={lab.bridge}",
-        "-n", lab.node_name,
-        "--no-name-check", "--no-ip-check",
-        "--no-start",
-        NAME,
-        timeout=600,
-    )  # fmt: skip
+    fingerprint = add_bootstrap_instance(lab, NAME, public_key=pub, address=address, disk="1G",
+                                         memory_mib=MEMORY_MIB)  # fmt: skip
     try:
-        logs = sorted(lab.host_path("/var/log/ganeti/os").glob(f"add-{OS}+default-{NAME}-*.log"))
-        assert logs, "no OS log for the create script"
-        os_log = logs[-1].read_text(encoding="utf-8", errors="replace")
-        found = FINGERPRINT.search(os_log)
-        assert found, os_log[-2000:]
-        fingerprint = found.group(1)
-        hv = {
-            "kernel_path": f"{IMAGE_DIR}/p2v-bootstrap-vmlinuz",
-            "initrd_path": f"{IMAGE_DIR}/p2v-bootstrap-initrd.img",
-        }
-        with lab.boot(NAME, hv) as serial:
+        with lab.boot(NAME, BOOTSTRAP_HV) as serial:
             wait_for(r"login: ", serial, BOOT_TIMEOUT)
             # The user pins the key they read on the console: fetch it over the
             # network and keep it only if its fingerprint is the console's.
@@ -131,7 +105,7 @@ def booted(installed: GanetiLab, tmp_path_factory: pytest.TempPathFactory) -> It
                 ["ssh-keygen", "-l", "-f", str(known_hosts)], capture_output=True, text=True, check=True
             )
             assert " ".join(fp.stdout.split()[:2]) == fingerprint
-            yield Booted(lab, address, key, other_key, known_hosts, fingerprint, serial, os_log)
+            yield Booted(lab, address, key, other_key, known_hosts, fingerprint, serial, os_log(lab, NAME))
     finally:
         lab.remove_instance(NAME)
 
@@ -176,7 +150,7 @@ def test_other_key_is_refused(booted: Booted) -> None:
 
 
 def test_wrong_host_key_is_refused(booted: Booted, tmp_path: Path) -> None:
-    _keypair(tmp_path / "stranger")
+    keypair(tmp_path / "stranger")
     pub = (tmp_path / "stranger.pub").read_text().split()
     wrong = tmp_path / "known_hosts"
     wrong.write_text(f"{booted.address} {pub[0]} {pub[1]}\n")

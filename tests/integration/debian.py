@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,12 +28,20 @@ PACKAGES = (
 SUITE = "bookworm"
 
 
-def debian_rootfs() -> Path:
+def rootfs_packages(extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """:data:`PACKAGES`, then the ``extra`` ones not already among them
+    (sorted: the same set gives the same tarball)."""
+    return PACKAGES + tuple(sorted(set(extra) - set(PACKAGES)))
+
+
+def debian_rootfs(extra: Sequence[str] = ()) -> Path:
     """Tarball of a minimal bootable Debian (kernel, GRUB, initramfs-tools,
-    systemd). Skips the calling test when it cannot be built here."""
+    systemd), with the ``extra`` packages (e.g. ``openssh-server``) too.
+    Skips the calling test when it cannot be built here."""
     if shutil.which("mmdebstrap") is None:
         pytest.skip("needs mmdebstrap to build a Debian system")
-    key = hashlib.sha256(f"{SUITE} {' '.join(PACKAGES)}".encode()).hexdigest()[:16]
+    packages = rootfs_packages(extra)
+    key = hashlib.sha256(f"{SUITE} {' '.join(packages)}".encode()).hexdigest()[:16]
     tarball = CACHE / f"debian-{SUITE}-{key}.tar"
     if tarball.exists():
         return tarball
@@ -43,7 +52,7 @@ def debian_rootfs() -> Path:
         "mmdebstrap",
         "--quiet",
         "--variant=minbase",
-        f"--include={','.join(PACKAGES)}",
+        f"--include={','.join(packages)}",
         SUITE,
         str(partial),
     ]
@@ -53,3 +62,17 @@ def debian_rootfs() -> Path:
         pytest.fail(f"mmdebstrap failed:\n{proc.stderr[-3000:]}")
     partial.rename(tarball)
     return tarball
+
+
+def untar_argv(tarball: Path, root: Path) -> list[str]:
+    """Unpack the tarball into ``root`` as the system it is: owners by
+    number, modes, xattrs (file capabilities) and ACLs."""
+    return [
+        "tar",
+        "-C", str(root),
+        "--xattrs",
+        "--xattrs-include=*",  # security.capability and the like
+        "--acls",
+        "--numeric-owner",  # the system's own users, not this machine's names
+        "-xpf", str(tarball),
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from p2v_tui.model.units import GiB, MiB
-from tests.integration.debian import debian_rootfs
+from tests.integration.debian import debian_rootfs, untar_argv
 from tests.integration.harness import (
     INSTANCE,
     INSTANCE_MAC,
@@ -33,6 +33,7 @@ from tests.integration.harness import (
 )
 from tests.lab.disks import DiskSpec, PartSpec, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
+from tests.lab.qemu import tcg_argv
 from tests.lab.tree import TreeInfo
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -72,17 +73,7 @@ def debian_source(work: Path) -> Iterator[Source]:
     )  # fmt: skip
     with loop_disk(spec, work / "debian.img") as disk:
         with mounted(disk.partitions[0], "ext4") as root:
-            untar = [
-                "tar",
-                "-C",
-                str(root),
-                "--xattrs",
-                "--xattrs-include=*",
-                "--acls",
-                "--numeric-owner",
-                "-xpf",
-            ]
-            subprocess.run([*untar, str(tarball)], check=True)
+            subprocess.run(untar_argv(tarball, root), check=True)
             (root / "etc/fstab").write_text(FSTAB)
             (root / "etc/hostname").write_text("oldbox\n")
             (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n192.0.2.10\toldbox.example.org\toldbox\n")
@@ -107,13 +98,10 @@ def boot_to_login(image: Path, work: Path, timeout: float = 300.0) -> str:
         pytest.skip("needs qemu-system-x86_64")
     log = work / "serial.log"
     argv = [
-        qemu,
-        "-machine", "pc", "-accel", "tcg,thread=multi", "-cpu", "max,erms=off,fsrm=off", "-smp", "2",
-        "-m", "768",
+        *tcg_argv(768),
         "-drive", f"file={image},format=raw,if=virtio,snapshot=on",
         "-nic", "none",  # no network: the test talks to nobody
-        "-display", "none", "-serial", f"file:{log}", "-monitor", "none",
-        "-no-reboot",
+        "-serial", f"file:{log}", "-monitor", "none",
     ]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout

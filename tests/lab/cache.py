@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,9 +27,12 @@ def inputs_key(paths: Iterable[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_build(name: str, inputs: Iterable[Path], build: Path, *, complete: str, timeout: float) -> Path:
-    """``CACHE/NAME-KEY``, made by ``build OUTDIR`` unless a finished one
-    (holding ``complete``) is there; the build's seconds go in ``build-seconds``."""
+def cached_build(
+    name: str, inputs: Iterable[Path], build: Path | Sequence[str], *, complete: str, timeout: float
+) -> Path:
+    """``CACHE/NAME-KEY``, made by ``build OUTDIR`` (a program, or an argv to
+    which OUTDIR is appended) unless a finished one (holding ``complete``) is
+    there; the build's seconds go in ``build-seconds``."""
     CACHE.mkdir(parents=True, exist_ok=True)
     out = CACHE / f"{name}-{inputs_key(inputs)}"
     with open(CACHE / f"{name}.lock", "w") as lock:
@@ -39,10 +42,13 @@ def cached_build(name: str, inputs: Iterable[Path], build: Path, *, complete: st
         partial = out.with_name(out.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         started = time.monotonic()
-        proc = subprocess.run([str(build), str(partial)], capture_output=True, text=True, timeout=timeout)
+        argv = [str(build)] if isinstance(build, Path) else list(build)
+        proc = subprocess.run(
+            [*argv, str(partial)], capture_output=True, text=True, timeout=timeout, cwd=REPO
+        )
         if proc.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)
-            pytest.fail(f"{build.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+            pytest.fail(f"{Path(argv[0]).name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
         (partial / "build-seconds").write_text(f"{time.monotonic() - started:.0f}\n")
         partial.rename(out)
     return out

@@ -36,6 +36,7 @@ from tests.integration.harness import Target, migration_target
 from tests.lab.cache import REPO
 from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
+from tests.lab.qemu import tcg_argv
 from tests.livecd.artifacts import LiveImage, live_image, manifest_values
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -100,19 +101,12 @@ class Guest:
 
 def qemu_argv(log: Path, boot: Sequence[str], disks: Sequence[str], net: Sequence[str]) -> list[str]:
     return [
-        "qemu-system-x86_64",
-        "-machine", "pc",
-        "-accel", "tcg,thread=multi",  # /dev/kvm hangs on these machines
-        "-cpu", "max,erms=off,fsrm=off",  # rep movsb/stosb are slow under TCG
-        "-smp", "2",
-        "-m", "2048",
+        *tcg_argv(2048),
         *boot,
         *(a for d in disks for a in ("-drive", d)),
         *net,
-        "-display", "none",
         "-serial", f"file:{log}",
         "-monitor", "none",
-        "-no-reboot",
     ]  # fmt: skip
 
 

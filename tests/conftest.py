@@ -1,4 +1,5 @@
-"""The session's Ganeti lab: one real single-node cluster shared by tests/ganeti."""
+"""The session's Ganeti lab: one real single-node cluster shared by tests/ganeti
+and tests/e2e (each removes the instances it adds)."""
 
 from __future__ import annotations
 

@@ -291,8 +291,8 @@ def choose(console: Console, option: str) -> None:
     """Select the radio button labelled ``option``."""
     line = focus(console, rf"\(.\) {re.escape(option)}")
     if "(X)" not in line and "(*)" not in line:
-        console.keys("Space")
-        wait_line(console, rf"\([X*]\) {re.escape(option)}")
+        console.keys("Space")  # a choice applies at once: the screen is planned again, the cursor hidden
+        wait(console, rf"\([X*]\) {re.escape(option)}", 60)
 
 
 def replanned(console: Console, timeouts: Timeouts) -> str:

@@ -161,6 +161,10 @@ class FixupsScreen:
         self.gateway = TextField("Gateway", glyphs=g, validate=gateway_error, on_change=self._typed)
         self.dns = TextField("DNS servers", glyphs=g, validate=dns_error, on_change=self._typed)
         self.boot = RadioGroup(BOOT_MODES, "own", on_change=self._apply)
+        # made once: the list is rebuilt after each change and keeps its
+        # focus only on the same widgets (a new wrapper sent it to the top)
+        self._addressing_row = _labelled("Addressing", self.addressing)
+        self._boot_row = _labelled("Boot", self.boot)
         apply = PlainButton("Apply", lambda _b: self._apply())
         self._apply_row = urwid.Padding(styled_button(apply), left=LABEL_WIDTH + 1, width=apply.width)
         self._walker = urwid.SimpleListWalker([urwid.Text("")])
@@ -326,11 +330,11 @@ class FixupsScreen:
         rows += [
             urwid.Text(("title", " Settings:")),
             self.hostname,
-            _labelled("Addressing", self.addressing),
+            self._addressing_row,
             self.address,
             self.gateway,
             self.dns,
-            _labelled("Boot", self.boot),
+            self._boot_row,
             self._apply_row,
         ]
         notes = fixups.notes + prepared.plan.notes

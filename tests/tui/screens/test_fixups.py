@@ -18,6 +18,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import urwid
 
 from p2v_tui.demo import DemoNetwork, _data, demo_parts
 from p2v_tui.engine.session import Session
@@ -227,6 +228,26 @@ def test_the_cluster_kernel_boot_mode_drops_the_bootloader(ctl: Any) -> None:
     s.boot.set_value("cluster")
     assert ctl.set_layout.call_args.args[0].boot == "cluster"
     assert "grub-install" not in screen(s.frame, 80, 60)
+
+
+def test_a_choice_keeps_the_focus_where_it_was_made(ctl: Any) -> None:
+    """The list is built again after every change: the cursor stays on
+    the choice a person just made instead of jumping to the top."""
+    s, _nav = make(ctl)
+
+    def on_boot() -> bool:
+        row = s._list.focus
+        return isinstance(row, urwid.Columns) and s.boot in [w for w, _ in row.contents]
+
+    for _ in range(60):  # Tab to the Boot choice
+        if on_boot():
+            break
+        press(s.frame, "tab")
+    assert on_boot()
+    press(s.frame, "down", " ")  # the cluster's kernel
+    assert ctl.set_layout.call_args.args[0].boot == "cluster"
+    assert on_boot()
+    assert "(X) the cluster's kernel" in screen(s.frame, 80, 24)
 
 
 def test_a_failed_plan_shows_the_reason_and_refuses_to_continue(ctl: Any) -> None:

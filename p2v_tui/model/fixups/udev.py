@@ -3,7 +3,10 @@ older udev wrote (/etc/udev/rules.d/70-persistent-net.rules) and the
 systemd ``.link`` files p2v writes to keep a name.
 
 Rules keep their ``NAME=`` and get the MAC of the instance NIC that replaces
-that interface; rules for interfaces without a NIC on the instance are
+that interface, without the ``KERNEL=="eth*"`` condition: an initramfs
+that is not the system's own (a cluster's kernel_path/initrd_path) may
+already have given the NIC a predictable name (ens13), and the rule must
+still rename it by its MAC; rules for interfaces without a NIC on the instance are
 commented out, so that their names are free for NICs added later (udev's
 generator would otherwise call a new NIC eth2 while the configuration says
 eth1).
@@ -22,6 +25,7 @@ RULES = "/etc/udev/rules.d/70-persistent-net.rules"
 LINK_DIR = "/etc/systemd/network"
 
 _ADDRESS = re.compile(r'ATTRS?\{address\}=="(?P<mac>[^"]*)"')
+_KERNEL_ETH = re.compile(r',\s*KERNEL=="eth\*"')
 _NAME = re.compile(r'NAME:?="(?P<name>[^"]*)"')
 
 
@@ -59,7 +63,8 @@ def fix_rules(scope: Scope, nics: NicMap, reason: str) -> None:
                 if new is None:
                     lines[i] = disabled(lines[i], "no such NIC on the instance")
                 elif new != mac:
-                    i = rewrite_line(lines, i, _ADDRESS.sub(f'ATTR{{address}}=="{new}"', lines[i], count=1))
+                    line = _ADDRESS.sub(f'ATTR{{address}}=="{new}"', lines[i], count=1)
+                    i = rewrite_line(lines, i, _KERNEL_ETH.sub("", line))
             i += 1
         scope.write(path, "".join(lines), reason)
 
@@ -67,7 +72,7 @@ def fix_rules(scope: Scope, nics: NicMap, reason: str) -> None:
 def rule_line(mac: str, name: str) -> str:
     return (
         f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{address}}=="{mac}", '
-        f'ATTR{{type}}=="1", KERNEL=="eth*", NAME="{name}"\n'
+        f'ATTR{{type}}=="1", NAME="{name}"\n'
     )
 
 

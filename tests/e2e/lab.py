@@ -35,7 +35,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from typing import Literal
 
 import yaml
 
-from tests.integration.harness import changed_files
+from tests.integration.harness import apply_report_diff, changed_files
 from tests.lab.disks import DiskSpec, PartSpec, attach_image, image_sha256, loop_disk, mounted
 from tests.lab.ganeti import GanetiLab
 from tests.lab.ganeti_proc import LabProcess, wait_for
@@ -244,8 +243,7 @@ def live_qemu_argv(image: LiveImage, run: LiveRun, append: str) -> list[str]:
 def answers_for(run: LiveRun) -> str:
     """The headless run's answers: the bootstrap pinned by the console's
     fingerprint, the instance's address on the source's eth0."""
-    lab, address = run.lab, run.address
-    prefix = lab.subnet.split("/")[1]
+    lab, address, prefix = run.lab, run.address, run.lab.prefix_len
     return yaml.safe_dump({
         "version": 1,
         "confirm": True,
@@ -301,7 +299,7 @@ def wizard(run: LiveRun, guest: LabProcess) -> int:
     (the key pasted, the host key compared with the bootstrap's console,
     the instance's address and the boot mode chosen on the Fixups screen),
     then the launcher's root shell to copy the report onto the stick."""
-    prefix = run.lab.subnet.split("/")[1]
+    prefix = run.lab.prefix_len
     login = TargetLogin(run.address, run.fingerprint.split()[1], key_text=run.key.read_text())
     settings = Settings(static=(f"{run.address}/{prefix}", run.lab.node_address),
                         boot=BOOT_LABELS[run.migration.boot])  # fmt: skip
@@ -484,7 +482,7 @@ def check_migrated(run: LiveRun, result: Result) -> None:
     assert nic is not None, f"no interface with the instance's MAC {mac}: {links}"
     assert "UP" in nic["flags"], nic
     addresses = {f"{a['local']}/{a['prefixlen']}" for a in nic.get("addr_info", [])}
-    prefix = lab.subnet.split("/")[1]
+    prefix = lab.prefix_len
     assert f"{address}/{prefix}" in addresses, addresses
     checks.append(f"{nic['ifname']} up with {mac} and {address}/{prefix}")
 
@@ -526,28 +524,15 @@ def remote_checksums(remote: Callable[[str], str]) -> dict[str, str]:
     return sums
 
 
-def unpatched(current: bytes, diff: str, work: Path) -> bytes | None:
-    """What ``current`` was before ``diff`` (a report diff) was applied:
-    ``patch -R`` without fuzz; None when the diff created the file."""
-    scratch = Path(tempfile.mkdtemp(dir=work))
-    path = next(line[4:].split("\t")[0] for line in diff.splitlines() if line.startswith("+++ "))
-    base = scratch / path.removeprefix("b/").lstrip("/")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    base.write_bytes(current)
-    body = "".join(line + "\n" for line in diff.splitlines() if not line.startswith("# "))
-    argv = ["patch", "-R", "-p1", "--fuzz=0", "--quiet", "--remove-empty-files", "-d", str(scratch)]
-    subprocess.run(argv, input=body, text=True, check=True)
-    data = base.read_bytes() if base.exists() else None
-    shutil.rmtree(scratch)
-    return data
-
-
 def check_files(remote: Callable[[str], str], run: LiveRun, result: Result) -> None:
     """Every file under CHECKED_DIRS is the source's, except the ones the
     report's diffs changed, which are the source's with the diff applied."""
     source = run.source
     target = remote_checksums(remote)
-    changed = {p: d for p, d in result.changed.items() if p.startswith(tuple(d + "/" for d in CHECKED_DIRS))}
+    under = tuple(d + "/" for d in CHECKED_DIRS)
+    changed = {path: diff for path, diff in result.changed.items() if path.startswith(under)}
+    # the files among them: a changed link is not listed by find -type f
+    edited = {path: diff for path, diff in changed.items() if "# symlink " not in diff}
     missing = sorted(set(source.checksums) - set(target) - set(changed))
     differ = sorted(p for p in source.checksums if p in target and p not in changed
                     and target[p] != source.checksums[p])  # fmt: skip
@@ -555,20 +540,15 @@ def check_files(remote: Callable[[str], str], run: LiveRun, result: Result) -> N
     assert not missing and not differ and not extra, (
         f"missing on the instance: {missing}\ndiffer from the source: {differ}\nnot on the source: {extra}"
     )
-    links = 0
-    for path, diff in changed.items():
-        if "# symlink " in diff:
-            links += 1  # a link: find -type f does not list it
-            continue
+    for path, diff in edited.items():
         current = base64.b64decode(remote(f"base64 -w0 {shlex.quote(path)}"))
         assert hashlib.sha256(current).hexdigest() == target[path]
-        before = unpatched(current, diff, run.work)
+        before = apply_report_diff(path, current, diff, run.work, reverse=True)
         was = hashlib.sha256(before).hexdigest() if before is not None else None
         assert was == source.checksums.get(path), (
             f"{path}: the instance's file is not the source's + its diff"
         )
     result.checks.append(
-        f"{len(target)} files under {', '.join(CHECKED_DIRS)}: {len(target) - len(changed) + links} equal to "
-        f"the source's, {len(changed) - links} equal to the source's + the report's diff "
-        f"({', '.join(sorted(p for p, d in changed.items() if '# symlink ' not in d))})"
+        f"{len(target)} files under {', '.join(CHECKED_DIRS)}: {len(target) - len(edited)} equal to "
+        f"the source's, {len(edited)} equal to the source's + the report's diff ({', '.join(sorted(edited))})"
     )

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -412,14 +413,29 @@ def check_diffs_match_target(source_roots: Mapping[str, Path], target_roots: Map
             continue
         src = _locate(source_roots, path)
         dst = _locate(target_roots, path)
-        scratch = Path(tempfile.mkdtemp(dir=work))
-        base = scratch / path.lstrip("/")
-        base.parent.mkdir(parents=True, exist_ok=True)
-        if src.exists():
-            base.write_bytes(src.read_bytes())
-        body = "".join(line + "\n" for line in diff.splitlines() if not line.startswith("# "))
-        subprocess.run(["patch", "-p1", "--quiet", "-d", str(scratch)], input=body, text=True, check=True)
-        assert base.read_bytes() == dst.read_bytes(), f"{path}: target differs from source + report diff"
+        patched = apply_report_diff(path, src.read_bytes() if src.exists() else None, diff, work)
+        assert patched == dst.read_bytes(), f"{path}: target differs from source + report diff"
+
+
+def apply_report_diff(
+    path: str, content: bytes | None, diff: str, work: Path, *, reverse: bool = False
+) -> bytes | None:
+    """``content`` of ``path`` (None: no such file) with a report diff
+    applied by ``patch``, or undone (``reverse``: None when the diff made
+    the file). The diff's ``# `` comment lines are not part of it."""
+    scratch = Path(tempfile.mkdtemp(dir=work))
+    base = scratch / path.lstrip("/")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    if content is not None:
+        base.write_bytes(content)
+    body = "".join(line + "\n" for line in diff.splitlines() if not line.startswith("# "))
+    argv = ["patch", "-p1", "--quiet", "-d", str(scratch)]
+    if reverse:
+        argv += ["-R", "--fuzz=0", "--remove-empty-files"]  # exactly what was changed, nothing near it
+    subprocess.run(argv, input=body, text=True, check=True)
+    result = base.read_bytes() if base.exists() else None
+    shutil.rmtree(scratch)
+    return result
 
 
 def _locate(roots: Mapping[str, Path], path: str) -> Path:

@@ -137,6 +137,7 @@ class GanetiLab:
     node_address = NODE_ADDRESS
     master_address = MASTER_ADDRESS
     subnet = SUBNET
+    prefix_len = PREFIX_LEN
     os_dir = OS_DIR
     file_storage_dir = FILE_STORAGE_DIR
 

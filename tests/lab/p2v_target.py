@@ -45,13 +45,12 @@ def add_bootstrap_instance(
     """``gnt-instance add -o p2v-target+default`` (not started) with the user's
     key and a static address on the lab network (also the NIC's Ganeti IP);
     returns the host key fingerprint (``256 SHA256:...``) from the OS log."""
-    prefix = lab.subnet.split("/")[1]
     lab.gnt(
         "gnt-instance", "add",
         "-t", "file",
         "-s", disk,
         "-o", f"{OS}+default",
-        "-O", f"ssh_key={public_key},address={address}/{prefix}",
+        "-O", f"ssh_key={public_key},address={address}/{lab.prefix_len}",
         "-B", f"memory={memory_mib}M",
         "--net", f"0:link={lab.bridge},ip={address}",
         "-n", lab.node_name,

@@ -5,6 +5,7 @@ A lock file serialises concurrent test runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -69,3 +70,12 @@ def manifest_values(image: LiveImage, key: str) -> list[str]:
         for line in image.manifest.read_text().splitlines()
         if line.startswith(prefix)
     ]
+
+
+def record(image: LiveImage, name: str, values: dict[str, object]) -> None:
+    """Figures of a test run, kept in ``measurements.json`` beside the image."""
+    path = image.directory / "measurements.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = values
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    print(f"\n{name}: {json.dumps(values, sort_keys=True)}")

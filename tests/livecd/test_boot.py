@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ from tests.lab.cache import REPO
 from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
 from tests.lab.qemu import tcg_argv
-from tests.livecd.artifacts import LiveImage, live_image, manifest_values
+from tests.livecd.artifacts import LiveImage, live_image, manifest_values, record
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -117,14 +116,6 @@ def running(argv: list[str], log: Path) -> Iterator[Guest]:
         yield Guest(proc, log, time.monotonic())
     finally:
         stop_popen(proc, grace=10)
-
-
-def record(image: LiveImage, name: str, values: dict[str, object]) -> None:
-    path = image.directory / "measurements.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[name] = values
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    print(f"\n{name}: {json.dumps(values, sort_keys=True)}")
 
 
 def test_manifest_records_pins_firmware_and_sizes(image: LiveImage) -> None:

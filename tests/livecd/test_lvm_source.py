@@ -38,7 +38,7 @@ import yaml
 from p2v_tui.model.units import GiB, MiB
 from tests.e2e.source_lvm import BuiltSource, lvm_source
 from tests.integration.harness import Target, migration_target
-from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted, require
+from tests.lab.disks import DiskSpec, PartSpec, attach_image, image_sha256, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
 from tests.lab.qemu import tcg_argv
 from tests.livecd.artifacts import LiveImage, live_image
@@ -64,18 +64,10 @@ def source() -> BuiltSource:
     return lvm_source()
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def copy_source(source: BuiltSource, dest: Path) -> tuple[Path, str]:
     """A sparse copy of the cached disk (the cache entry is never booted)."""
     subprocess.run(["cp", "--sparse=always", str(source.image), str(dest)], check=True)
-    return dest, sha256(dest)
+    return dest, image_sha256(dest)
 
 
 def answers(target: Target, *, confirm: bool) -> str:
@@ -186,7 +178,7 @@ def test_dry_run_plans_the_lvs_as_partitions_and_leaves_the_source_unchanged(
         argv = target.ns.client_argv(qemu_argv(image, disk, stick, target, log, dry_run=True))
         console, seconds = run_live(argv, log, timeout=900)
     assert "p2v-live: dry run done" in console, console[-5000:]
-    assert sha256(disk) == before, "the dry run changed the source disk"
+    assert image_sha256(disk) == before, "the dry run changed the source disk"
     with report(stick) as found:
         machine = load(found / "machine.json")
         plan = load(found / "plan.json")
@@ -222,7 +214,7 @@ def test_migration_turns_the_lvs_into_partitions_named_by_uuid(
         console, seconds = run_live(argv, log, timeout=1800)
         target_image = target.image
     assert "p2v-live: finished with exit code 0" in console, console[-6000:]
-    assert sha256(disk) == before, "the migration changed the source disk"
+    assert image_sha256(disk) == before, "the migration changed the source disk"
     with report(stick) as found:
         machine = load(found / "machine.json")
         plan = load(found / "plan.json")

@@ -37,7 +37,7 @@ from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted
 from tests.lab.qemu import tcg_argv
 from tests.lab.serial_console import SerialConsole, serial_console
 from tests.lab.serial_wizard import Outcome, TargetLogin, Timeouts, report_directory, walk_wizard
-from tests.livecd.artifacts import LiveImage, live_image
+from tests.livecd.artifacts import LiveImage, live_image, record
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -93,14 +93,6 @@ def qemu_argv(image: LiveImage, source: Path, target: Target) -> list[str]:
         "-device", "virtio-net-pci,netdev=n0",
         "-monitor", "none",
     ]  # fmt: skip
-
-
-def record(image: LiveImage, name: str, values: dict[str, object]) -> None:
-    path = image.directory / "measurements.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[name] = values
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    print(f"\n{name}: {json.dumps(values, sort_keys=True)}")
 
 
 def late_attach_then_ctrl_l(sc: SerialConsole) -> None:

@@ -399,8 +399,6 @@ class E2ELab:
                 report = self._live(run, driver or headless)
                 with clock.phase(f"{label}: bootstrap powers off"):
                     print(f"[lab] {label}: bootstrap off ({wait_stopped(lab, migration.instance, 240)})")
-            # the lab appends every boot of an instance to one console log: start afresh
-            bootstrap_console.unlink(missing_ok=True)
             assert image_sha256(run.disk) == source_hash, "the source disk was written"
             lab.gnt("gnt-instance", "shutdown", "--timeout=0", migration.instance)
             lab.gnt("gnt-instance", "modify", "-B", f"memory={migration.memory}", migration.instance)

@@ -154,6 +154,18 @@ def test_instance_is_created_booted_reached_and_removed(
                 timeout=30,
             )
             assert reply.stdout.strip() == f"GUEST-TOKEN {token}"
+        # Boot the same instance again with an earlier boot's lines left in its
+        # log (past where the new boot writes): what is waited for and read is
+        # that boot's alone, as when a test reuses another test's instance name
+        lab.gnt("gnt-instance", "shutdown", "--timeout=0", name, timeout=300)
+        stale = serial.read_text(encoding="utf-8", errors="replace")
+        serial.write_text(stale + "x" * 65536 + f"\nSTALE GUEST-READY {token}\n", encoding="utf-8")
+        with lab.boot(name, hv) as serial:
+            wait_for(rf"GUEST-READY {token}", serial, timeout=180)
+            console = serial.read_text(encoding="utf-8", errors="replace")
+            assert console.startswith(f"[    0.000000] Linux version {kernel.version} ")
+            assert "STALE" not in console
+            assert console.count("Linux version") == 1
     finally:
         lab.remove_instance(name)
     assert name not in lab.instance_names()

@@ -260,18 +260,21 @@ class GanetiLab:
         The console is a single-client unix socket: leave the block before
         ``gnt-instance console``. Attach to a paused instance (``start_instance(
         paused=True)``, then :meth:`resume_instance`) to see it from the first byte.
+        Each block starts a fresh log: a pattern waited for is never one an
+        earlier boot of an instance with the same name printed.
         """
         logs = self.scratch / "serial"
         logs.mkdir(exist_ok=True)
         path = logs / f"{name}.log"
         socat_log = logs / f"{name}.socat"
+        socat_log.unlink(missing_ok=True)  # spawn appends: its start notice must be this one
         argv = [
             "socat",
             "-d",
             "-d",  # notices: tells when the data loop starts
             "-u",  # console -> file only
             f"UNIX-CONNECT:{KVM_CTRL_DIR}/{name}.serial",
-            f"OPEN:{path},creat,append",
+            f"OPEN:{path},creat,trunc",
         ]
         proc = self.spawn(argv, socat_log)
         try:

@@ -44,7 +44,10 @@ def add_bootstrap_instance(
 ) -> str:
     """``gnt-instance add -o p2v-target+default`` (not started) with the user's
     key and a static address on the lab network (also the NIC's Ganeti IP);
-    returns the host key fingerprint (``256 SHA256:...``) from the OS log."""
+    returns the host key fingerprint (``256 SHA256:...``) from the OS log
+    this create wrote (not an earlier instance's of the same name)."""
+    pattern = f"add-{OS}+default-{name}-*.log"
+    earlier = set(lab.host_path("/var/log/ganeti/os").glob(pattern))
     lab.gnt(
         "gnt-instance", "add",
         "-t", "file",
@@ -59,9 +62,9 @@ def add_bootstrap_instance(
         name,
         timeout=600,
     )  # fmt: skip
-    logs = sorted(lab.host_path("/var/log/ganeti/os").glob(f"add-{OS}+default-{name}-*.log"))
-    if not logs:
-        raise RuntimeError(f"no OS log for the create script of {name}")
+    logs = sorted(set(lab.host_path("/var/log/ganeti/os").glob(pattern)) - earlier)
+    if len(logs) != 1:
+        raise RuntimeError(f"not one new OS log for the create script of {name}: {logs}")
     found = FINGERPRINT.search(logs[-1].read_text(encoding="utf-8", errors="replace"))
     if not found:
         raise RuntimeError(f"no host key fingerprint in {logs[-1]}")

@@ -52,6 +52,10 @@ def load_answers(path: str) -> Answers:
         raise AnswersError(path, [str(e)]) from None
 
 
-def dump_answers(answers: Answers) -> str:
+def dump_answers(answers: Answers, note: str | None = None) -> str:
+    """The answers file; ``note`` becomes a comment under the header (what a
+    replay needs that the file cannot hold)."""
     header = "# p2v answers file: replay with  p2v --answers-file THIS_FILE\n"
+    if note:
+        header += "".join(f"# {line}\n" for line in note.splitlines())
     return header + yaml.safe_dump(answers_to_doc(answers), sort_keys=False, default_flow_style=False)

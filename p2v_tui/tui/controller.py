@@ -247,6 +247,20 @@ class Controller:
 
     # -- the migration ------------------------------------------------------
 
+    def _replayable(self, answers: Answers) -> tuple[Answers, str | None]:
+        """``answers`` as a file can hold them: a pasted key's private copy is
+        removed when the wizard ends, so the file names the key by its file
+        name (a path relative to where p2v runs) and says so."""
+        identity = Path(answers.target.identity)
+        if self._key_directory is None or identity.parent != self._key_directory:
+            return answers, None
+        target = dataclasses.replace(answers.target, identity=identity.name)
+        note = (
+            "target.identity: the private key was pasted into the wizard and is not kept;\n"
+            f"save it as {identity.name} in the directory p2v runs in, or put its path in target.identity"
+        )
+        return dataclasses.replace(answers, target=target), note
+
     def start(self, on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
         """Run the executor with the confirmed answers; every event is posted
         to ``on_event`` in order, then ``done`` once."""
@@ -257,8 +271,8 @@ class Controller:
         self.answers = answers
         # the choices, replayable headless: p2v --answers-file answers.yaml --yes
         # (written unconfirmed: a replay erases the target only when told again)
-        written = dataclasses.replace(answers, confirm=False, interactive=False)
-        self.session.report.write_text("answers.yaml", dump_answers(written))
+        written, note = self._replayable(dataclasses.replace(answers, confirm=False, interactive=False))
+        self.session.report.write_text("answers.yaml", dump_answers(written, note))
         session = self.session
 
         def on_worker(event: Event) -> None:

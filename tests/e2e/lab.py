@@ -55,7 +55,7 @@ from tests.lab.tmux import terminal
 from tests.livecd.artifacts import LiveImage
 
 STICK_LABEL = "P2VANSWERS"
-TAP = "p2vsrc0"
+TAP_PREFIX = "p2vsrc"
 DHCP_FIRST, DHCP_LAST = 100, 120
 BOOTSTRAP_TIMEOUT = 300.0
 MIGRATION_TIMEOUT = 2400.0
@@ -79,9 +79,11 @@ NODE_KERNELS = "/srv/ganeti/kernels"
 
 @dataclass
 class Clock:
-    """Seconds per phase, in the order the phases ran."""
+    """Seconds per phase, in the order the phases ended (runs at the same
+    time overlap: the total is the wall clock's, not the phases' sum)."""
 
     phases: list[tuple[str, float]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -95,7 +97,7 @@ class Clock:
     def table(self) -> str:
         width = max((len(name) for name, _ in self.phases), default=10)
         lines = [f"  {name:<{width}}  {seconds:7.1f} s" for name, seconds in self.phases]
-        lines.append(f"  {'total':<{width}}  {sum(s for _, s in self.phases):7.1f} s")
+        lines.append(f"  {'total (wall clock)':<{width}}  {time.monotonic() - self.started:7.1f} s")
         return "\n".join(lines)
 
 
@@ -171,6 +173,11 @@ class LiveRun:
         return self.work / "live-serial.log"
 
     @property
+    def tap(self) -> str:
+        """The source NIC's tap on the lab bridge (one per run: runs may overlap)."""
+        return f"{TAP_PREFIX}{self.migration.address_index}"
+
+    @property
     def serial_socket(self) -> Path:
         return self.work / "live-serial.sock"
 
@@ -210,13 +217,13 @@ def deployment_network(lab: GanetiLab, work: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def tap_on_bridge(lab: GanetiLab) -> Iterator[str]:
-    lab.run(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
+def tap_on_bridge(lab: GanetiLab, tap: str) -> Iterator[str]:
+    lab.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"])
     try:
-        lab.run(["ip", "link", "set", TAP, "master", lab.bridge, "up"])
-        yield TAP
+        lab.run(["ip", "link", "set", tap, "master", lab.bridge, "up"])
+        yield tap
     finally:
-        lab.run(["ip", "link", "del", TAP], check=False)
+        lab.run(["ip", "link", "del", tap], check=False)
 
 
 # --- the source machine on the live image ---------------------------------------
@@ -233,7 +240,7 @@ def live_qemu_argv(image: LiveImage, run: LiveRun, append: str) -> list[str]:
         "-device", "qemu-xhci,id=usb",
         "-drive", f"file={run.stick},format=raw,if=none,id=stick",
         "-device", "usb-storage,bus=usb.0,drive=stick",  # the answers stick
-        "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",  # on the lab bridge
+        "-netdev", f"tap,id=n0,ifname={run.tap},script=no,downscript=no",  # on the lab bridge
         "-device", f"e1000,netdev=n0,mac={run.source.mac}",  # the server's NIC
         *serial_args(run.serial_socket, run.serial_log),  # ttyS0: logged, and typed into by the wizard run
         "-monitor", "none",
@@ -427,7 +434,7 @@ class E2ELab:
         argv = live_qemu_argv(self.live, run, append)
         with (
             self.clock.phase(f"{run.migration.label}: live boot and migration ({kind})"),
-            tap_on_bridge(self.lab),
+            tap_on_bridge(self.lab, run.tap),
         ):
             guest = self.lab.spawn(argv, run.work / "live-qemu.log")
             try:

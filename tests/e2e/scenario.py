@@ -8,6 +8,7 @@ import contextlib
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bootstrap.artifacts import bootstrap_artifacts
@@ -16,7 +17,7 @@ from tests.e2e.oldserver import OldServer
 from tests.e2e.source_lvm import BuiltSource
 from tests.lab.ganeti import GanetiLab
 from tests.lab.p2v_target import install_osdef, uninstall_osdef
-from tests.livecd.artifacts import live_image
+from tests.livecd.artifacts import LiveImage, live_image
 
 DOMAIN = "gntlab.test"
 HEADLESS_OWN = Migration("headless-own-grub", f"web01.{DOMAIN}", 21, "2560M", boot="own")
@@ -60,17 +61,33 @@ def cluster_kernel(lab: GanetiLab, server: OldServer) -> dict[str, str]:
     return {"kernel_path": f"{NODE_KERNELS}/vmlinuz", "initrd_path": f"{NODE_KERNELS}/initrd.img"}
 
 
+@dataclass(frozen=True)
+class Images:
+    """The project's own builds a migration needs."""
+
+    live: LiveImage
+    bootstrap: Path
+    """The bootstrap OS, its kernel and the ramboot initrd (osdef/install --images)."""
+
+
+def built_images() -> Images:
+    """The live image and the bootstrap images (built, or from the cache)."""
+    return Images(live_image(), bootstrap_artifacts().directory)
+
+
 @contextlib.contextmanager
-def e2e_lab(lab: GanetiLab, server: OldServer, work: Path, clock: Clock) -> Iterator[E2ELab]:
-    """The built images, the OS definition installed as an admin does, a
-    DHCP server on the cluster's bridge."""
-    with clock.phase("live image, bootstrap OS and ramboot initrd (built or cached)"):
-        live = live_image()
-        images = bootstrap_artifacts().directory
+def e2e_lab(
+    lab: GanetiLab, server: OldServer, work: Path, clock: Clock, images: Images | None = None
+) -> Iterator[E2ELab]:
+    """The built images (built here unless given), the OS definition installed
+    as an admin does, a DHCP server on the cluster's bridge."""
+    if images is None:
+        with clock.phase("live image, bootstrap OS and ramboot initrd (built or cached)"):
+            images = built_images()
     with clock.phase("osdef/install --cluster"):
-        install_osdef(lab, images)
+        install_osdef(lab, images.bootstrap)
     try:
         with deployment_network(lab, work):
-            yield E2ELab(lab, live, clock, work, cluster_kernel(lab, server))
+            yield E2ELab(lab, images.live, clock, work, cluster_kernel(lab, server))
     finally:
         uninstall_osdef(lab)

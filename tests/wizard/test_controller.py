@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -140,3 +141,37 @@ def test_changing_the_source_disks_probes_again(parts: Parts, tmp_path: Path) ->
     controller.close()
     report.close()
     assert probed == [None, ("/dev/sda",)]
+
+
+def test_a_pasted_key_is_named_by_its_file_name_in_the_written_answers(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """The pasted key's private copy is gone when the wizard ends: the
+    written answers name it relative to where p2v runs and say so, and a
+    replay with the key saved under that name plans the same."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    key_text = (tmp_path / "k").read_text()
+    stored = controller.store_pasted_key(key_text)
+    target = replace(controller.answers.target, identity=str(stored))
+    controller.answers = replace(controller.answers, target=target)
+    controller.connect(value)
+    controller.plan(value)
+    controller.start(lambda e: None, lambda f: None)
+    controller.close()
+    assert not stored.exists()
+    written = tmp_path / "report" / "answers.yaml"
+    text = written.read_text()
+    assert str(stored.parent) not in text
+    assert f"# save it as {stored.name} in the directory p2v runs in" in text
+    replay = load_answers(str(written))
+    assert replay.target.identity == stored.name
+    (tmp_path / stored.name).write_text(key_text)
+    code = run(
+        replace(replay, target=replace(replay.target, identity=str(tmp_path / replay.target.identity))),
+        demo_parts(tmp_path / "source2", tmp_path / "target2"),
+        Options(report_dir=tmp_path / "replay", dry_run=True, console=io.StringIO()),
+    )
+    assert code == 0
+    assert json.loads((tmp_path / "replay" / "plan.json").read_text()) == json.loads(
+        (tmp_path / "report" / "plan.json").read_text()
+    )

@@ -58,6 +58,7 @@ HEADLESS_DONE = RUN_DIR / "headless.done"
 REPORT_BASE = Path("/var/log/p2v")
 STICK_REPORTS = "p2v-reports"
 WAIT_SECONDS = 60.0
+PRINTK = Path("/proc/sys/kernel/printk")
 """How long a stick may take to appear, or the network to answer."""
 
 
@@ -372,6 +373,14 @@ def after_menu(again: str) -> str:
         return ""
 
 
+def quiet_consoles(printk: Path = PRINTK) -> None:
+    """Only emergencies on the consoles while the wizard runs: a kernel message
+    scrolls its screen, and a serial terminal is not repainted (Ctrl-L does).
+    The messages stay in the kernel log (``dmesg``); ``dmesg -n 7`` shows them again."""
+    with contextlib.suppress(OSError):
+        printk.write_text("1\n")  # the first field: the console log level
+
+
 def main() -> int:
     ensure_terminal_size()
     with contextlib.suppress(OSError):
@@ -386,6 +395,7 @@ def main() -> int:
     elif settings.answers is not None:
         sys.stdout.write(HEADLESS_LOG.read_text(errors="replace"))
     else:
+        quiet_consoles()
         code = subprocess.run([P2V, "--wizard"], check=False).returncode
         say(f"p2v-live: the wizard ended (exit code {code})")
     again = "start the wizard" if settings.answers is None else "show the result again"

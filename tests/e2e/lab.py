@@ -324,7 +324,7 @@ def wizard(run: LiveRun, guest: LabProcess) -> int:
         copy = (
             f"mount LABEL={STICK_LABEL} /mnt && mkdir -p /mnt/p2v-reports && cp -r {report} /mnt/p2v-reports/"
         )
-        console.type(f"dmesg -n 1; clear; {copy} && umount /mnt && printf '%s-%s\\n' REPORT COPIED")
+        console.type(f"clear; {copy} && umount /mnt && printf '%s-%s\\n' REPORT COPIED")
         console.keys("Enter")
         console.wait_for(r"(?m)^REPORT-COPIED$", 120)
     code = re.search(r"exit code (\d+)", ended)

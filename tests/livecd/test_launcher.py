@@ -245,3 +245,11 @@ def test_pin_check_passes_on_this_machines_debian_packages(tmp_path: Path) -> No
 )
 def test_relative_identity_is_fetched_beside_the_answers(text: str, identity: str) -> None:
     assert p2v_live.relative_identity(text) == identity
+
+
+def test_quiet_consoles_sets_the_console_log_level_only(tmp_path: Path) -> None:
+    printk = tmp_path / "printk"
+    printk.write_text("7\t4\t1\t7\n")
+    p2v_live.quiet_consoles(printk)
+    assert printk.read_text() == "1\n"  # what the kernel takes as the first field alone
+    p2v_live.quiet_consoles(tmp_path / "missing" / "printk")  # no /proc: the wizard still starts

@@ -118,7 +118,7 @@ def read_report(sc: SerialConsole, report: str, dest: Path) -> None:
     sc.keys("Enter")
     sc.wait_for(r"(?m)^root@[^ ]*:[^ ]*# ?", 120)
     # clear first: the wizard's rows are still on the screen, under the shell's lines
-    sc.type(f"dmesg -n 1; clear; {{ printf '=%s=\\n' begin; tar -C {report} -cz plan.json answers.yaml"
+    sc.type(f"clear; {{ printf '=%s=\\n' begin; tar -C {report} -cz plan.json answers.yaml"
             " diffs | base64 -w0; printf '\\n=%s=\\n' end; }")  # fmt: skip
     sc.keys("Enter")
     sc.wait_for(r"(?m)^=end=$", 300)
@@ -177,6 +177,11 @@ def test_the_wizard_over_the_serial_console_migrates_into_the_target(
         assert f"gnt-instance start {INSTANCE}" in outcome.done
         (tmp_path / "screens.txt").write_text("".join(f"== {k}\n{v}\n" for k, v in outcome.screens.items()))
         read_report(sc, report_directory(outcome.done), tmp_path / "report")
+        # the launcher kept kernel messages off the consoles while the wizard ran
+        sc.type("sed 's/^/console-loglevel=/;s/\\t.*//' /proc/sys/kernel/printk")
+        sc.keys("Enter")
+        level = sc.wait_for(r"(?m)^console-loglevel=(\d+)$", 60)
+        assert re.search(r"(?m)^console-loglevel=1$", level), level
     # what the person saw on the way
     assert re.search(r"10\.0\.2\.15/24 \(DHCP\)", outcome.screens["Network"]), outcome.screens["Network"]
     assert (
@@ -186,6 +191,10 @@ def test_the_wizard_over_the_serial_console_migrates_into_the_target(
     console = (tmp_path / "console/serial.log").read_text(errors="replace")
     secret = key.splitlines()[1:-1]  # the pasted key's lines between BEGIN and END: never shown
     assert len(secret) > 40 and not [line for line in secret if line in console]
+    # the pasted key's private copy is gone: the answers name it and say so
+    answers = (tmp_path / "report/answers.yaml").read_text()
+    assert "# target.identity: the private key was pasted into the wizard" in answers, answers
+    assert re.search(r"(?m)^  identity: pasted-key-[0-9a-f]+$", answers), answers
     assert re.search(r"/dev/vda1\s.*ext4", outcome.screens["Source"]), outcome.screens["Source"]
     assert "hostname oldbox" in outcome.screens["Source"]
     # the target is what the report's plan says, with the source's files

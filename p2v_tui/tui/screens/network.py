@@ -88,6 +88,8 @@ class NetworkScreen:
         glyphs = nav.glyphs
         self.state: NetworkState | None = None
         self._busy = False
+        self._continue_when_done = False
+        """Continue was pressed while the state was read or an address set."""
         self._iface_names: tuple[str, ...] = ()
 
         self._summary = urwid.Text("  reading the network state ...")
@@ -139,11 +141,13 @@ class NetworkScreen:
     def _got_state(self, result: Result[NetworkState]) -> None:
         self._busy = False
         if isinstance(result, Failed):
+            self._continue_when_done = False
             self.frame.set_error(f"Cannot read the network state: {result.message}")
             return
         self.frame.set_status(None)
         self._show_state(result.value)
         self._warn_without_address()
+        self._continue_if_asked()
 
     def _show_state(self, state: NetworkState) -> None:
         self.state = state
@@ -210,14 +214,25 @@ class NetworkScreen:
     def _applied(self, cfg: StaticConfig, result: Result[NetworkState]) -> None:
         self._busy = False
         if isinstance(result, Failed):
+            self._continue_when_done = False
             self.frame.set_error(f"Not applied, nothing was changed: {result.message}")
             return
         assert isinstance(result, Done)
         self._show_state(result.value)
         notes = " ".join(f"Note: {w}." for w in warnings_for(cfg))
         self.frame.set_status(f"{cfg.address_cidr} set on {cfg.iface}. {notes}".strip())
+        self._continue_if_asked()
 
     def _continue(self) -> None:
-        if self._busy:
+        if self._busy:  # remembered, not lost: done when the work is
+            self._continue_when_done = True
+            self.frame.set_status("Continuing as soon as this is done ...")
             return
         self.nav.next()
+
+    def _continue_if_asked(self) -> None:
+        """A Continue pressed while busy, now; unless there is no address,
+        whose warning the person should see before going on."""
+        asked, self._continue_when_done = self._continue_when_done, False
+        if asked and self._has_address():
+            self.nav.next()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from unittest.mock import create_autospec
 
 import pytest
@@ -183,3 +184,43 @@ def test_ascii_mode() -> None:
     lines = render(s.screen.frame)
     assert is_ascii(lines)
     assert "no DHCP answer on eth0" in "\n".join(lines)
+
+
+def test_continue_while_the_state_is_read_goes_on_once_it_is(dhcp: Setup) -> None:
+    """A key pressed before the state arrives is not lost (as on a slow
+    machine, where the first screen is up before its network state)."""
+    pending: list[Callable[[Result[NetworkState]], None]] = []
+    dhcp.controller.network_state.side_effect = pending.append
+    dhcp.screen.enter()
+    press(dhcp.screen.frame, "f2")
+    assert dhcp.nav.calls == []
+    assert "Continuing as soon as this is done" in screen(dhcp.screen.frame)
+    pending[0](Done(dhcp.network.state()))
+    assert dhcp.nav.calls == ["next"]
+
+
+def test_continue_while_the_state_is_read_stays_when_there_is_no_address(bare: Setup) -> None:
+    pending: list[Callable[[Result[NetworkState]], None]] = []
+    bare.controller.network_state.side_effect = pending.append
+    bare.screen.enter()
+    press(bare.screen.frame, "f2")
+    pending[0](Done(bare.network.state()))
+    assert bare.nav.calls == []
+    assert "No interface has an address" in screen(bare.screen.frame)
+    press(bare.screen.frame, "f2")  # seen: a second Continue goes on
+    assert bare.nav.calls == ["next"]
+
+
+def test_continue_while_an_address_is_set_goes_on_once_it_is_set(bare: Setup) -> None:
+    pending: list[Callable[[], None]] = []
+    bare.controller.apply_network.side_effect = lambda cfg, done: pending.append(
+        lambda: done(Done(bare.network.apply(cfg)))
+    )
+    frame = bare.screen.frame
+    press(frame, "tab", "tab")
+    type_text(bare, "192.0.2.77/24")
+    press(frame, "enter", "f2")
+    assert bare.nav.calls == []
+    pending[0]()
+    assert bare.nav.calls == ["next"]
+    assert bare.screen.state is not None

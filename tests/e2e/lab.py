@@ -206,6 +206,7 @@ def udhcpd_config(lab: GanetiLab, leases: Path, pidfile: Path) -> str:
 @contextlib.contextmanager
 def deployment_network(lab: GanetiLab, work: Path) -> Iterator[None]:
     """A DHCP server on the lab bridge (busybox udhcpd, in the lab's namespaces)."""
+    work.mkdir(parents=True, exist_ok=True)
     config = work / "udhcpd.conf"
     (work / "udhcpd.leases").touch()
     config.write_text(udhcpd_config(lab, work / "udhcpd.leases", work / "udhcpd.pid"))

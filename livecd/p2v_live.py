@@ -58,8 +58,8 @@ HEADLESS_DONE = RUN_DIR / "headless.done"
 REPORT_BASE = Path("/var/log/p2v")
 STICK_REPORTS = "p2v-reports"
 WAIT_SECONDS = 60.0
-PRINTK = Path("/proc/sys/kernel/printk")
 """How long a stick may take to appear, or the network to answer."""
+PRINTK = Path("/proc/sys/kernel/printk")
 
 
 # --- pure: what the kernel command line asks for -----------------------------

@@ -34,6 +34,7 @@ from tests.lab.cache import REPO
 from tests.lab.compare import compare_trees
 from tests.lab.disks import attach_image, mounted, require
 from tests.lab.netns import stop_popen
+from tests.lab.qemu import tcg_argv
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -187,21 +188,14 @@ def booted(instance: Instance, work: Path, memory_mib: int, append: str = APPEND
     known_hosts = work / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {instance.known_hosts_line}\n")
     argv = [
-        "qemu-system-x86_64",
-        "-machine", "pc",
-        "-accel", "tcg,thread=multi",  # /dev/kvm hangs on these machines
-        "-cpu", "max,erms=off,fsrm=off",  # rep movsb/stosb are slow under TCG
-        "-smp", "2",
-        "-m", str(memory_mib),
+        *tcg_argv(memory_mib),
         "-kernel", str(artifacts.vmlinuz),
         "-initrd", str(artifacts.initrd),
         "-append", append,
         "-drive", f"file={instance.image},format=raw,if=virtio,snapshot=on",
         "-nic", f"user,model=virtio-net-pci,mac={MAC},hostfwd=tcp:127.0.0.1:{port}-:22",  # loopback only
-        "-display", "none",
         "-serial", f"file:{log}",
         "-monitor", "none",
-        "-no-reboot",
     ]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -109,8 +109,8 @@ def main() -> int:
         with clock.phase("Ganeti cluster up"):
             lab = stack.enter_context(ganeti_lab(work / "ganeti"))
         server = server_f.result()
-        for old in (HEADLESS_OWN, WIZARD_CLUSTER):
-            sources[old.label] = builds.submit(old_server_source, server)
+        old_source = builds.submit(old_server_source, server)  # read once, for both of its runs
+        sources.update({m.label: old_source for m in (HEADLESS_OWN, WIZARD_CLUSTER)})
         images = Images(live_f.result(), bootstrap_f.result().directory)
         e2e = stack.enter_context(e2e_lab(lab, server, work / "runs", clock, images))
         with ThreadPoolExecutor(max_workers=args.parallel, thread_name_prefix="run") as pool:

@@ -10,12 +10,14 @@ wizard run can be replayed headless.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jsonschema
 
+from .answers_checks import semantic_errors
 from .edits import FixupChoices, StaticAddress
 from .plan import LayoutChoices, LayoutRequest, SwapPolicy
 from .target import InstanceFacts, facts_from_json, facts_to_json
@@ -51,11 +53,27 @@ class Answers:
     """Open the wizard pre-filled with these answers instead of running headless."""
 
 
+def _key(key: Any) -> str:
+    """A key as a message shows it: quoted unless it is a plain word (a key
+    from a hostile file may hold escape sequences or be megabytes long)."""
+    text = str(key)
+    return text if _PLAIN_KEY.fullmatch(text) else _shown(text, 40)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
 def _path(parts: Iterable[Any]) -> str:
     out = ""
     for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        out += f"[{p}]" if isinstance(p, int) else (f".{_key(p)}" if out else _key(p))
     return out
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value in a message, shortened: a hostile file may hold megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -74,17 +92,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
             close = difflib.get_close_matches(key, known, n=1)
             guess = f" (did you mean {close[0]}?)" if close else ""
             lines.append(
-                f"{where + '.' if where else ''}{key}: unknown key{guess}; known: {', '.join(known)}"
+                f"{where + '.' if where else ''}{_key(key)}: unknown key{guess}; known: {', '.join(known)}"
             )
         return "\n".join(lines) or f"{prefix}{error.message}"
     if error.validator in ("enum", "const"):
         allowed = schema.get("enum", [schema.get("const")])
-        return f"{prefix}expected one of {', '.join(map(str, allowed))}; got {error.instance!r}"
+        return f"{prefix}expected one of {', '.join(map(str, allowed))}; got {_shown(error.instance)}"
     if error.validator == "type":
-        got = f"{type(error.instance).__name__} {error.instance!r}"
+        got = f"{type(error.instance).__name__} {_shown(error.instance)}"
         return f"{prefix}expected {error.validator_value}, got {got}"
     if error.validator == "pattern":
-        return f"{prefix}expected {hint or 'to match ' + str(error.validator_value)}; got {error.instance!r}"
+        wanted = hint or f"to match {error.validator_value}"
+        return f"{prefix}expected {wanted}; got {_shown(error.instance)}"
     if (
         error.validator == "dependentRequired"
         and isinstance(error.instance, Mapping)
@@ -95,17 +114,45 @@ def _describe(error: jsonschema.ValidationError) -> str:
             for need in needed:
                 if key in error.instance and need not in error.instance:
                     return f"{dot}{need}: required when {dot}{key} is given"
-    return f"{prefix}{error.message}" + (f" ({hint})" if hint else "")
+    if error.validator in ("maximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "maxItems"):
+        return f"{prefix}{_shown(error.instance)} is {_BOUND[str(error.validator)]} {error.validator_value}"
+    return f"{prefix}{error.message[:200]}" + (f" ({hint})" if hint else "")
+
+
+_BOUND = {
+    "maximum": "more than",
+    "minimum": "less than",
+    "exclusiveMinimum": "not more than",
+    "maxLength": "longer than",
+    "minLength": "shorter than",
+    "maxItems": "more items than",
+}
+
+
+def _strict_integer(checker: Any, instance: Any) -> bool:
+    """An integer is an int: JSON Schema also counts 22.0, which YAML reads
+    as a float (``port: 22.0``) and nothing here should take."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
 
 
 def validation_errors(doc: Any, schema: Mapping[str, Any]) -> list[str]:
     """Every schema violation as ``key.path: what was expected``, sorted by
-    path; empty when the document is valid."""
+    path, then (for a document the schema accepts) every value that is not
+    what it claims to be (model/answers_checks); empty when the document is
+    valid."""
     if not isinstance(doc, Mapping):
         return [f"expected a mapping of keys at the top of the file, got {type(doc).__name__}"]
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     errors = sorted(validator.iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [_describe(e) for e in errors]
+    if errors:
+        return [line for e in errors for line in _describe(e).splitlines()]
+    return semantic_errors(doc)
 
 
 def _swap(text: str | None) -> SwapPolicy:

@@ -43,24 +43,21 @@ def hostname_problem(name: str) -> str | None:
     all); None when it is one. A trailing dot is not accepted: the files it
     lands in (/etc/hostname, /etc/hosts) want the name without it."""
     if not name:
-        return "empty host name"
+        return "a host name is needed"
     bad = control_character(name)
     if bad:
-        return f"host name with {bad}"
+        return f"a host name has no {bad.removeprefix('a ').removeprefix('the ')}"
     if len(name) > HOSTNAME_MAX:
-        return f"host name of {len(name)} characters (at most {HOSTNAME_MAX})"
+        return f"{len(name)} characters, at most {HOSTNAME_MAX}"
     for label in name.split("."):
         if not label:
-            return f"host name {name!r} has an empty label (two dots, or a dot at an end)"
+            return "an empty label (two dots, or a dot at an end)"
         if len(label) > 63:
-            return f"host name label {label[:20]!r}... has {len(label)} characters (at most 63)"
+            return f"the label {label[:12]}... has {len(label)} characters, at most 63"
         if not _LABEL.match(label):
-            return (
-                f"host name label {label!r}: letters, digits and hyphens only, "
-                "not starting or ending with a hyphen"
-            )
+            return "letters, digits and '-' between dots, e.g. web01.example.org"
     if name.rsplit(".", 1)[-1].isdigit():
-        return f"host name {name!r} ends in a numeric label (it looks like an address)"
+        return "the last label is a number (an address is not a host name)"
     return None
 
 
@@ -72,7 +69,8 @@ def parse_ip(text: str, what: str = "address") -> IPAddress:
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        raise ValueError(f"{what} {text!r} is not an IPv4 or IPv6 address") from None
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"{what} {shown!r} is not an IP address") from None
     if ip.is_unspecified or ip.is_multicast:
         raise ValueError(f"{what} {text} is {'unspecified' if ip.is_unspecified else 'multicast'}")
     return ip
@@ -87,13 +85,15 @@ def parse_interface_address(text: str) -> IPInterface:
     if bad:
         raise ValueError(f"address with {bad}")
     if "/" not in text:
-        raise ValueError(f"address {text!r} has no prefix length (e.g. {text}/24)")
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError("not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24") from None
+        raise ValueError(f"with the prefix length, e.g. {text}/24")
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError:
-        raise ValueError(
-            f"address {text!r} is not an IPv4 or IPv6 address with prefix length (e.g. 198.51.100.10/24)"
-        ) from None
+        raise ValueError("not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24") from None
     ip = iface.ip
     if iface.network.prefixlen == 0:
         raise ValueError(f"address {text}: a prefix length of 0 is not a network")

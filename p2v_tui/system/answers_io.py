@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
+import stat
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..model.answers import Answers, answers_from_doc, answers_to_doc, validation_errors
+from ..model.answers_yaml import AnswersSyntaxError, parse_answers_yaml
+from .report import report_dir_problem
+
+MAX_ANSWERS_BYTES = 64 * 1024
+"""An answers file is a few KiB; anything larger is not one (and a file the
+size of a disk would be read into memory)."""
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 class AnswersError(Exception):
@@ -30,26 +45,66 @@ def answers_schema() -> dict[str, Any]:
     return schema
 
 
-def load_answers(path: str) -> Answers:
-    """Parse, validate against the schema, convert. Nothing else is touched."""
+def read_answers_bytes(path: str) -> bytes:
+    """The file's content: a regular file of at most MAX_ANSWERS_BYTES.
+    Opened without blocking (a FIFO or a device given by mistake would
+    otherwise hang or be read forever)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
-        raise AnswersError(path, [f"cannot read: {e.strerror}"]) from None
+        raise AnswersError(path, [f"cannot read: {e.strerror or e}"]) from None
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise AnswersError(path, [f"{where}not valid YAML: {problem}"]) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise AnswersError(path, ["not a regular file"])
+        data = b""
+        while len(data) <= MAX_ANSWERS_BYTES:
+            chunk = os.read(fd, MAX_ANSWERS_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as e:
+        raise AnswersError(path, [f"cannot read: {e.strerror or e}"]) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise AnswersError(path, [f"larger than {MAX_ANSWERS_BYTES // 1024} KiB: not an answers file"])
+    return data
+
+
+def parse_answers(data: bytes, path: str) -> Answers:
+    """UTF-8 text, strict YAML, the schema, every value's meaning, then
+    :class:`Answers`; every problem an :class:`AnswersError` line."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise AnswersError(path, [f"the file is {name} text; save it as UTF-8"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        problem = f"not UTF-8 text (byte 0x{data[e.start]:02x}); save it as UTF-8"
+        raise AnswersError(path, [f"line {line}, column {column}: {problem}"]) from None
+    try:
+        doc = parse_answers_yaml(text)
+    except AnswersSyntaxError as e:
+        raise AnswersError(path, [e.describe()]) from None
     errors = validation_errors(doc, answers_schema())
+    if not errors and isinstance(doc.get("report"), str):
+        refused = report_dir_problem(doc["report"])
+        if refused:
+            errors.append(f"report: {refused}")
     if errors:
         raise AnswersError(path, errors)
     try:
         return answers_from_doc(doc)
     except ValueError as e:
         raise AnswersError(path, [str(e)]) from None
+
+
+def load_answers(path: str) -> Answers:
+    """Read, parse strictly, validate against the schema and by meaning,
+    convert. Nothing else is touched."""
+    return parse_answers(read_answers_bytes(path), path)
 
 
 def dump_answers(answers: Answers, note: str | None = None) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..validate import hostname_problem
 from ._context import Context
 from ._text import assignments, body, ending, lines_of, render
 from ._workspace import Scope
@@ -83,6 +84,12 @@ def fix_hostname(ctx: Context, scope: Scope) -> None:
     old = old_names(ctx, scope)
     new = new_names(ctx, old)
     if not new.short:
+        return
+    problem = hostname_problem(new.fqdn or new.short)
+    if problem:
+        # the answers, the wizard and the instance facts refuse these
+        # already; nothing that is not a host name is written into /etc
+        scope.note(f"hostname: {problem}; the host name is left as it is")
         return
     reason = f"the instance is called {new.fqdn or new.short}"
     current = scope.read(HOSTNAME)

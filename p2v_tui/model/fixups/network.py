@@ -29,9 +29,10 @@ an IPv4 address leaves the IPv6 configuration as it is, and vice versa.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
+from ..edits import StaticAddress
+from ..validate import parse_gateway, parse_interface_address, parse_ip
 from . import network_ifupdown, network_netplan, network_networkd, network_nm, network_rhel
 from ._context import Context
 from ._interfaces import NicMap, SourceInterface, build_map
@@ -126,14 +127,28 @@ def fix_network_names(ctx: Context, scope: Scope) -> None:
             scope.write(RULES, with_rule(scope.read(RULES), mac, name), reason)
 
 
+def static_problem(static: StaticAddress) -> str | None:
+    """Why ``static`` cannot be written (None when it can)."""
+    try:
+        address = parse_interface_address(static.address)
+        if static.gateway:
+            parse_gateway(static.gateway, address)
+        for server in static.dns:
+            parse_ip(server, "DNS server")
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def fix_network_static(ctx: Context, scope: Scope) -> None:
     static = ctx.choices.static
     if static is None:
         return
-    try:
-        ipaddress.ip_interface(static.address)
-    except ValueError:
-        scope.note(f"network-static: {static.address!r} is not an address with prefix; nothing changed")
+    problem = static_problem(static)
+    if problem:
+        # the answers and the wizard refuse these already; nothing that is
+        # not an address is ever written into a network configuration
+        scope.note(f"network-static: not an address to write ({problem}); nothing changed")
         return
     nics = nic_map(ctx, scope)
     name = ctx.choices.interface or (nics.names[0] if nics.names else None)

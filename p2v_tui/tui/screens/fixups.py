@@ -11,7 +11,6 @@ masked as they are in the report.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from collections.abc import Callable
 from functools import partial
@@ -21,15 +20,15 @@ import urwid
 
 from ...engine.prepare import Prepared
 from ...model.edits import FileEdit, FixupChoices, StaticAddress
+from ...model.fixups.network import static_problem
 from ...model.redact import redact
+from ...model.validate import hostname_problem, parse_interface_address, parse_ip
 from ..controller import Controller, Done, Failed, Result
 from ..widgets.common import FitLine, Markup, PlainButton, styled_button, truncate_end
 from ..widgets.diffview import DiffView
 from ..widgets.fields import LABEL_WIDTH, RadioGroup, TextField
 from ..widgets.frame import WizardFrame
 from .base import NAV_KEYS, STEPS, Navigator
-
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 ADDRESSING = [("keep", "keep the source's"), ("static", "static address")]
 BOOT_MODES = [
@@ -41,35 +40,24 @@ DIFF_KEYS = [("Up/Down PgUp/PgDn", "scroll"), ("Esc", "back to the list"), ("F10
 
 def hostname_error(text: str) -> str | None:
     """Why ``text`` is not a host name (short or fully qualified), or None."""
-    name = text.strip().rstrip(".")
-    if not name:
-        return "a host name is needed"
-    if len(name) > 253:
-        return "at most 253 characters"
-    if not all(_LABEL.match(label) for label in name.split(".")):
-        return "letters, digits and '-' between dots, e.g. web01.example.org"
+    return hostname_problem(text.strip().rstrip("."))
+
+
+def _value_error(parse: Callable[[str], object], text: str) -> str | None:
+    try:
+        parse(text.strip())
+    except ValueError as e:
+        return str(e)
     return None
 
 
 def address_error(text: str) -> str | None:
     """An address with its prefix length, e.g. 192.0.2.10/24."""
-    if "/" not in text.strip():
-        return "with the prefix length, e.g. 192.0.2.10/24"
-    try:
-        ipaddress.ip_interface(text.strip())
-    except ValueError:
-        return "not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24"
-    return None
+    return _value_error(parse_interface_address, text)
 
 
 def gateway_error(text: str) -> str | None:
-    if not text.strip():
-        return None
-    try:
-        ipaddress.ip_address(text.strip())
-    except ValueError:
-        return "not an IP address"
-    return None
+    return _value_error(lambda t: parse_ip(t, "gateway"), text) if text.strip() else None
 
 
 def dns_servers(text: str) -> tuple[str, ...]:
@@ -78,10 +66,9 @@ def dns_servers(text: str) -> tuple[str, ...]:
 
 def dns_error(text: str) -> str | None:
     for server in dns_servers(text):
-        try:
-            ipaddress.ip_address(server)
-        except ValueError:
-            return f"{server} is not an IP address (separate servers with commas)"
+        error = _value_error(lambda t: parse_ip(t, "DNS server"), server)
+        if error:
+            return f"{error} (separate servers with commas)"
     return None
 
 
@@ -225,6 +212,9 @@ class FixupsScreen:
             static = StaticAddress(
                 self.address.text.strip(), self.gateway.text.strip() or None, dns_servers(self.dns.text)
             )
+            problem = static_problem(static)  # what each field cannot say alone (a gateway's family)
+            if problem:
+                return f"Address: {problem}"
         disabled = frozenset(fid for fid, box in self._optional.items() if not box.get_state())
         fx = dataclasses.replace(
             self.controller.answers.fixups,
@@ -295,7 +285,7 @@ class FixupsScreen:
         elif self._busy:
             self.frame.set_continue(False, "planning ...")
         elif self._failed is not None:
-            self.frame.set_continue(False, "the plan failed (see below)")
+            self.frame.set_continue(False, "not possible as chosen (see below)")
         elif self.controller.prepared is None:
             self.frame.set_continue(False, "no plan yet")
         elif self._changed():
@@ -347,6 +337,11 @@ class FixupsScreen:
         else:
             self._list.set_focus(1 if edits else next(i for i, r in enumerate(rows) if r.selectable()))
         self.frame.set_title(_title(prepared))
+        # a plan that a run would refuse (the source cannot boot its own
+        # disk): said here, where the boot mode is chosen, and not continued
+        self._failed = prepared.refusal
+        if prepared.refusal:
+            self.frame.set_error(f"Not possible: {prepared.refusal}")
 
     # -- one diff ---------------------------------------------------------------
 

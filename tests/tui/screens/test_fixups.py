@@ -295,7 +295,7 @@ def test_ascii_mode_draws_only_ascii(ctl: Any) -> None:
         (address_error, "192.0.2.10", "with the prefix length, e.g. 192.0.2.10/24"),
         (address_error, "192.0.2.300/24", "not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24"),
         (dns_error, "192.0.2.53 192.0.2.54", None),
-        (dns_error, "ns1", "ns1 is not an IP address (separate servers with commas)"),
+        (dns_error, "ns1", "DNS server 'ns1' is not an IP address (separate servers with commas)"),
     ],
 )
 def test_settings_are_checked(check: Callable[[str], str | None], text: str, error: str | None) -> None:

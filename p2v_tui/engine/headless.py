@@ -131,6 +131,10 @@ def _run(
         _say(out, describe_fixups(prepared.fixups))
         for edit in prepared.fixups.edits:
             _say(out, redact(edit.diff()))
+        if prepared.refusal:
+            report.write_text("result.txt", f"failed before any write:\n{prepared.refusal}\n")
+            emit(Finished(False, f"refused, nothing was written: {prepared.refusal}", str(report.directory)))
+            return EXIT_FAILED
         if options.dry_run:
             report.write_text("result.txt", "dry run: nothing was written\n")
             emit(

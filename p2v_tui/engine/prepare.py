@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..model.answers import Answers
 from ..model.edits import FixupChoices, FixupSet
 from ..model.fixups import plan_fixups
+from ..model.fixups.bootloader import own_boot_problem
 from ..model.layout import plan_layout
 from ..model.machine import Machine
 from ..model.plan import LayoutChoices, Plan
@@ -37,6 +38,14 @@ class Prepared:
     fixup_choices: FixupChoices
     plan: Plan
     fixups: FixupSet
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this plan must not be executed, checked before anything is
+        written; None when it may."""
+        if self.plan.boot == "own":
+            return own_boot_problem(self.machine.os, self.plan)
+        return None
 
 
 def read_facts(target: Target, answers: Answers) -> InstanceFacts:

@@ -197,6 +197,8 @@ class Session:
         """Partition, format, copy, fix up, unmount, then the ``after`` step;
         raises ``Cancelled`` when :attr:`cancel` is set meanwhile. Events go
         to :attr:`emit` and, when given, to ``also`` (the wizard's screen)."""
+        if prepared.refusal:
+            raise PlanRefused(prepared.refusal)
         emit = self.emit if also is None else _both(self.emit, also)
         connected = self._need_connected()
         machine = self._need_machine()

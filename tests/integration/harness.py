@@ -205,6 +205,8 @@ class Target:
             "target": {"host": self.host.host, "port": self.host.port, "user": "root",
                        "identity": str(self.key), "host_key": self.host.host_key_fingerprint},
             "source": {"disks": [source.disk.path]},
+            # the built trees hold no kernel and no GRUB: they cannot boot their own disk
+            "boot": "cluster",
             "after": "none",
         }  # fmt: skip
         doc.update(extra)
@@ -286,6 +288,11 @@ def run_p2v(target: Target, answers: Mapping[str, Any], work: Path, *args: str, 
 
 
 # --- what the user checks afterwards ------------------------------------------
+
+
+def sfdisk_dump(device: str) -> str:
+    """The partition table as ``sfdisk --dump`` prints it; empty without one."""
+    return subprocess.run(["sfdisk", "--dump", device], capture_output=True, text=True, check=False).stdout
 
 
 def sfdisk_json(device: str) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """Every examples/answers/*.yaml runs: the example's choices against a lab
 source machine and target (the example's target address, key, host key and
-disk names are replaced by the lab's; nothing else)."""
+disk names are replaced by the lab's; nothing else). The lab's source has
+no kernel and no GRUB: an example that boots the instance's own disk is
+first refused before anything is written, then runs with the cluster's
+kernel."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from tests.integration.harness import (
     image_hash,
     migration_target,
     run_p2v,
+    sfdisk_dump,
     source_machine,
     target_tree,
 )
@@ -48,6 +52,12 @@ def test_example_answers_file_migrates(example: Path, tmp_path: Path) -> None:
         if "instance" in doc:
             doc["instance"]["disks"] = [{"index": 0, "path": target.device, "size": size}]
             doc["instance"]["root_path"] = target.device + "p1"
+        if doc.get("boot", "own") == "own":
+            refused = run_p2v(target, doc, tmp_path)
+            assert refused.returncode == 1, refused.output
+            assert "refused, nothing was written: the source has no GRUB 2" in refused.output
+            assert "start=" not in sfdisk_dump(target.device)  # the target's disk is as it was
+            doc["boot"] = "cluster"
         run = run_p2v(target, doc, tmp_path)
         assert run.returncode == 0, run.output
 

@@ -81,6 +81,8 @@ def test_migration_copies_everything_and_fixes_the_configuration(
                 st = swapfile.stat()
                 assert st.st_blocks * 512 >= st.st_size > 0, "swap file has holes"
                 assert blkid(str(swapfile), "TYPE") == "swap"
+                # recreated, not copied, yet with the source's time
+                assert st.st_mtime_ns == (src["/"] / source.tree.swapfile.lstrip("/")).stat().st_mtime_ns
         # the source was never written
         assert image_hash(source.image) == source_hash
         # the report holds plan, diffs, events and debug log, no secret
@@ -232,14 +234,19 @@ def _write(path: Path, doc: dict[str, object]) -> Path:
 
 
 def test_big_gpt_plan_uses_the_whole_disk(tmp_path: Path) -> None:
-    """A target bigger than the source: filesystems grow into it."""
+    """A target bigger than the source: filesystems grow into it. Booting
+    its own disk on gpt takes a BIOS boot partition; the built tree has no
+    GRUB, so the dry run shows the plan and says a real run would refuse it."""
     require("rsync", "sshd", "mkfs.xfs", "mkfs.btrfs")
     with (
         source_machine("msdos-root-swap", tmp_path, small_files=100) as source,
         migration_target(tmp_path, 3 * GiB) as target,
     ):
-        run = run_p2v(target, target.answers(source, layout={"table": "gpt"}), tmp_path, "--dry-run")
-        assert run.returncode == 0, run.output
+        answers = target.answers(source, layout={"table": "gpt"}, boot="own")
+        run = run_p2v(target, answers, tmp_path, "--dry-run")
+        assert run.returncode == 1, run.output
+        assert "refused, nothing was written: the source has no GRUB 2" in run.output
+        assert "choose boot: cluster" in run.output
         (disk,) = run.plan()["disks"]
         assert disk["table"] == "gpt"
         last = max(p["start"] + p["size"] for p in disk["partitions"])

@@ -201,6 +201,7 @@ def answers(target: Target) -> str:
         "version": 1,
         "target": {"host": GUEST_SERVER, "port": 22, "user": "root", "identity": "id_ed25519",
                    "host_key": target.host.host_key_fingerprint, "connect_timeout": 60},
+        "boot": "cluster",  # the built source has no kernel and no GRUB
         "after": "none",
     })  # fmt: skip
 

@@ -36,7 +36,7 @@ from tests.integration.harness import target_tree as mounted_target
 from tests.lab.disks import DiskSpec, PartSpec, attach_image, loop_disk, mounted, require
 from tests.lab.qemu import tcg_argv
 from tests.lab.serial_console import SerialConsole, serial_console
-from tests.lab.serial_wizard import Outcome, TargetLogin, Timeouts, report_directory, walk_wizard
+from tests.lab.serial_wizard import Outcome, Settings, TargetLogin, Timeouts, report_directory, walk_wizard
 from tests.livecd.artifacts import LiveImage, live_image, record
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -171,7 +171,10 @@ def test_the_wizard_over_the_serial_console_migrates_into_the_target(
         to_wizard = time.monotonic() - sc.started
         sc.wait_for(r"10\.0\.2\.15/24", 120)  # the network state is read: the screen is still
         late_attach_then_ctrl_l(sc)
-        outcome: Outcome = walk_wizard(sc, login, INSTANCE, hostname=HOSTNAME, timeouts=Timeouts())
+        # the built system has no kernel and no GRUB: the Fixups screen refuses
+        # booting its own disk, and the person chooses the cluster's kernel
+        settings = Settings(hostname=HOSTNAME, boot="the cluster's kernel (no bootloader)")
+        outcome: Outcome = walk_wizard(sc, login, INSTANCE, settings=settings, timeouts=Timeouts())
         assert outcome.ok, outcome.done
         assert f"Migrated into {INSTANCE}" in outcome.done
         assert f"gnt-instance start {INSTANCE}" in outcome.done

@@ -16,6 +16,8 @@ No bootloader on the source, or GRUB legacy: a note, nothing run.
 
 from __future__ import annotations
 
+from ..machine import OsInfo
+from ..plan import Plan
 from ._context import Context
 from ._workspace import Scope
 
@@ -56,20 +58,33 @@ def grub_mkconfig(tool: str, cfg: str) -> list[str]:
     return [tool, "-o", cfg]  # write the configuration GRUB reads
 
 
+def own_boot_problem(os: OsInfo, plan: Plan) -> str | None:
+    """Why the migrated system cannot boot from its own disk (boot: own);
+    None when GRUB can be installed there. A run refuses such a plan
+    before anything is written: it would end with an instance that cannot
+    start."""
+    if os.bootloader == "none":
+        return (
+            "the source has no GRUB 2 (no grub-install in the migrated system): the instance will not "
+            "boot by itself; choose boot: cluster (the cluster's kernel), or install GRUB 2 on the source"
+        )
+    if os.bootloader == "grub-legacy":
+        return (
+            "GRUB legacy is not supported (the source has it): the instance will not boot by itself; "
+            "choose boot: cluster (the cluster's kernel), or install GRUB 2 on the source"
+        )
+    if plan.firmware == "bios" and not plan.bootloader_disk:
+        return "the plan names no disk for GRUB: the instance will not boot by itself; choose boot: cluster"
+    return None
+
+
 def fix_bootloader(ctx: Context, scope: Scope) -> None:
     if not ctx.boot_own:
         return
     os = ctx.machine.os
-    if os.bootloader == "none":
-        scope.note(
-            "bootloader: the source has no bootloader; the instance will not boot by itself "
-            "(choose boot: cluster)"
-        )
-        return
-    if os.bootloader == "grub-legacy":
-        scope.note(
-            "bootloader: GRUB legacy is not supported; install GRUB 2 on the source or choose boot: cluster"
-        )
+    problem = own_boot_problem(os, ctx.plan)
+    if problem:
+        scope.note(f"bootloader: {problem}")
         return
     install = os.grub_install or ("grub2-install" if ctx.family == "rhel" else "grub-install")
     mkconfig = os.grub_mkconfig or ("grub2-mkconfig" if ctx.family == "rhel" else "update-grub")
@@ -90,7 +105,4 @@ def fix_bootloader(ctx: Context, scope: Scope) -> None:
         scope.command(
             grub_install_bios(install, ctx.plan.bootloader_disk), f"GRUB on {ctx.plan.bootloader_disk}"
         )
-    else:
-        scope.note("bootloader: the plan names no disk for GRUB; the instance will not boot by itself")
-        return
     scope.command(grub_mkconfig(mkconfig, cfg), "GRUB's menu for the instance")

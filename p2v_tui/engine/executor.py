@@ -364,7 +364,7 @@ class Executor:
         with TargetFiles(self.target).keeping_dir_times([sf.path for sf in plan.swapfiles]):
             for sf in plan.swapfiles:
                 self._log(f"swap file {sf.path} ({format_size(sf.size)})")
-                self._run(swapfile_script(sf.path, sf.size, sf.uuid, sf.label, sf.fstype), timeout=3600)
+                self._run(swapfile_script(sf), timeout=3600)
 
     def _apply_edits(self, fixups: FixupSet) -> None:
         files = TargetFiles(self.target)
@@ -414,6 +414,12 @@ class Executor:
             self._run(argv)
             chroot_mounted.insert(0, argv[-1])
         self._run(chroot_dev_script(TARGET_ROOT, self._device_nodes(plan)))
+        # the initramfs tools make their scratch directories there: the
+        # migrated system's temporary directories keep the source's times
+        with TargetFiles(self.target).keeping_dir_times(["/var/tmp/-", "/tmp/-"]):
+            self._run_chroot_commands(fixups)
+
+    def _run_chroot_commands(self, fixups: FixupSet) -> None:
         for cmd in fixups.commands:
             self._log(f"in the migrated system: {' '.join(cmd.argv)}  ({cmd.reason})")
             result = self.target.run(chroot_argv(cmd.argv), timeout=3600, check=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .plan import TARGET_ROOT, PlannedPartition
+from .plan import TARGET_ROOT, PlannedPartition, SwapFilePlan
 from .units import MiB
 
 # ext feature names that describe state, not something mke2fs can create.
@@ -143,24 +143,27 @@ def mount_argv(device: str, path: str, fstype: str, options: str) -> list[str]:
     return ["mount", "-t", fstype, "-o", options, device, path]
 
 
-def swapfile_script(path: str, size: int, uuid: str, label: str, fstype: str) -> list[str]:
+def swapfile_script(sf: SwapFilePlan) -> list[str]:
     """A swap file without holes (swapon refuses sparse files), NOCOW on
-    btrfs, mode 600, with the source's UUID. Every step must succeed
-    (``sh -e``); only the allocation has a fallback."""
-    target = _q(TARGET_ROOT + path)
-    mib = max(1, size // MiB)
+    btrfs, mode 600, with the source's UUID and modification time. Every
+    step must succeed (``sh -e``); only the allocation has a fallback."""
+    target = _q(TARGET_ROOT + sf.path)
+    mib = max(1, sf.size // MiB)
     steps = [f"rm -f {target}", f"touch {target}", f"chmod 600 {target}"]
-    if fstype == "btrfs":
+    if sf.fstype == "btrfs":
         steps.append(f"chattr +C {target}")  # before any data is written
     steps.append(
         f"fallocate -l {mib}MiB {target} || dd if=/dev/zero of={target} bs=1M count={mib} status=none"
     )
     mkswap = f"mkswap -f {target}"
-    if uuid:
-        mkswap += f" -U {_q(uuid)}"
-    if label:
-        mkswap += f" -L {_q(label)}"
+    if sf.uuid:
+        mkswap += f" -U {_q(sf.uuid)}"
+    if sf.label:
+        mkswap += f" -L {_q(sf.label)}"
     steps.append(mkswap)
+    if sf.mtime_ns > 0:
+        seconds, nanos = divmod(sf.mtime_ns, 10**9)
+        steps.append(f"touch -c -m -d @{seconds}.{nanos:09d} {target}")  # the source's time, as rsync keeps
     return ["sh", "-ec", "\n".join(steps)]
 
 

@@ -317,6 +317,7 @@ def _unique_uuids(
                     unique(swap.uuid, f"swap file {swap.path}"),
                     swap.label,
                     home.fstype or "",
+                    swap.mtime_ns,
                 )
             )
     return out, tuple(swapfiles), notes

@@ -103,6 +103,8 @@ class SwapArea:
     label: str = ""
     on_device: str = ""
     """For a swap file: the device of the filesystem that holds it."""
+    mtime_ns: int = 0
+    """For a swap file: its modification time (the recreated file keeps it)."""
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ class SwapFilePlan:
     label: str = ""
     fstype: str = ""
     """Type of the filesystem that holds it (btrfs needs NOCOW)."""
+    mtime_ns: int = 0
+    """The source file's modification time; 0: unknown (left as created)."""
 
 
 def _empty_merged() -> Mapping[str, str]:

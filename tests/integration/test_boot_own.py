@@ -127,7 +127,10 @@ def test_own_kernel_boot_installs_grub_and_virtio_initramfs_and_boots(tmp_path: 
 
         plan = run.plan()
         root = next(p for d in plan["disks"] for p in d["partitions"] if p["mountpoint"] == "/")
-        with target_tree(target.device, plan) as dst:
+        with target_tree(target.device, plan) as dst, source.mounted_readonly() as src:
+            # update-initramfs worked in /var/tmp: the directory keeps the source's time
+            for scratch in ("var/tmp", "tmp"):
+                assert (dst["/"] / scratch).stat().st_mtime_ns == (src["/"] / scratch).stat().st_mtime_ns
             grub_cfg = (dst["/"] / "boot/grub/grub.cfg").read_text()
             assert f"root=UUID={root['uuid']}" in grub_cfg, (
                 "grub.cfg does not boot the instance's root by UUID"

@@ -17,7 +17,7 @@ from p2v_tui.model.commands import (
     udev_encode,
     xfs_options,
 )
-from p2v_tui.model.plan import PlannedPartition
+from p2v_tui.model.plan import PlannedPartition, SwapFilePlan
 from p2v_tui.model.units import MiB
 
 UUID = "5d2e8b71-43c9-4f0a-b1e6-9a7c3d5e8f02"
@@ -167,7 +167,8 @@ def test_swapfile_script_makes_a_swap_file_without_holes(loopdev: str, tmp_path:
     mnt.mkdir()
     subprocess.run(["mount", loopdev, str(mnt)], check=True)
     try:
-        argv = swapfile_script("/swapfile", 64 * MiB, UUID, "", "ext4")
+        mtime_ns = 1_500_000_000_123_456_789
+        argv = swapfile_script(SwapFilePlan("/swapfile", 64 * MiB, UUID, "", "ext4", mtime_ns))
         # the script addresses /target/...; run it with /target pointing at our mount
         script = argv[2].replace("/target/", f"{mnt}/")
         subprocess.run([argv[0], argv[1], script], check=True, capture_output=True)
@@ -175,6 +176,7 @@ def test_swapfile_script_makes_a_swap_file_without_holes(loopdev: str, tmp_path:
         assert st.st_size == 64 * MiB and st.st_blocks * 512 >= 64 * MiB  # no holes
         assert oct(st.st_mode & 0o777) == "0o600"
         assert blkid(str(mnt / "swapfile"), "UUID") == UUID
+        assert st.st_mtime_ns == mtime_ns  # the source's, as for every copied file
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 
@@ -186,7 +188,7 @@ def test_swapfile_script_stops_when_nocow_cannot_be_set(tmp_path: Path) -> None:
     fake.mkdir()
     (fake / "chattr").write_text("#!/bin/sh\nexit 1\n")
     (fake / "chattr").chmod(0o755)
-    argv = swapfile_script("/swapfile", 4 * MiB, UUID, "", "btrfs")
+    argv = swapfile_script(SwapFilePlan("/swapfile", 4 * MiB, UUID, "", "btrfs"))
     script = argv[2].replace("/target/", f"{tmp_path}/")
     env = {"PATH": f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin"}
     result = subprocess.run([argv[0], argv[1], script], env=env, capture_output=True)

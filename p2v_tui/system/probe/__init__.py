@@ -186,6 +186,7 @@ def _swap_files(runner: CommandRunner, tree: SourceTree, machine: Machine) -> li
                 uuid=signature.get("UUID", ""),
                 label=signature.get("LABEL", ""),
                 on_device=tree.device_of(path),
+                mtime_ns=st.st_mtime_ns,
             )
         )
     return swaps

@@ -7,6 +7,8 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -14,7 +16,7 @@ from . import __version__
 from .model.answers import Answers, TargetAnswers
 from .model.machine import Machine
 from .system.answers_io import AnswersError, load_answers
-from .system.report import default_report_dir
+from .system.report import ReportError, default_report_dir
 
 if TYPE_CHECKING:
     from .engine.session import Parts
@@ -142,6 +144,35 @@ def _validate(path: str) -> int:
     return 0
 
 
+def _p2v_records(record: logging.LogRecord) -> bool:
+    """The console shows p2v's own messages; a library's (paramiko logs
+    every failed handshake with its traceback) go to debug.log only."""
+    return record.name == "p2v_tui" or record.name.startswith("p2v_tui.")
+
+
+def _internal_error(exc: BaseException, report_dir: Path | None) -> int:
+    """An exception nothing expected: its traceback into debug.log (the
+    report's, else a new file), one line on the console."""
+    details = "".join(traceback.format_exception(exc))
+    path: Path | None = None
+    if report_dir is not None:
+        try:
+            fd = os.open(report_dir / "debug.log", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            with os.fdopen(fd, "a", encoding="utf-8") as f:
+                f.write(f"internal error:\n{details}")
+            path = report_dir / "debug.log"
+        except OSError:
+            path = None
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="p2v-debug-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(details)
+        path = Path(name)
+    first = (str(exc).splitlines() or [""])[0][:200]
+    print(f"p2v: internal error ({type(exc).__name__}: {first}); details in {path}", file=sys.stderr)
+    return 1
+
+
 def _quiet_console(handler: logging.Handler) -> None:
     """The wizard owns the terminal: log messages go to the report's
     debug.log only, never over the screens."""
@@ -150,13 +181,33 @@ def _quiet_console(handler: logging.Handler) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # The console shows warnings (debug with -v); the report's debug.log
-    # gets everything, whatever the console shows.
+    # The console shows p2v's warnings (everything's debug with -v); the
+    # report's debug.log gets everything, whatever the console shows.
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not args.verbose:
+        handler.addFilter(_p2v_records)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.DEBUG)
+    report_dir: list[Path] = []
+    try:
+        return _main(args, handler, report_dir)
+    except ReportError as e:
+        print(f"p2v: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("p2v: interrupted; run the same command again to resume", file=sys.stderr)
+        return 4
+    except Exception as e:
+        return _internal_error(e, report_dir[0] if report_dir else None)
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[Path]) -> int:
+    """``report_dir`` gets the report directory once it is known (for the
+    caller's last word on an unexpected failure)."""
     if args.validate:
         return _validate(args.validate)
     if not (args.answers_file or args.demo or args.wizard):
@@ -188,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print("p2v must run as root: it reads the source disks and mounts them read-only", file=sys.stderr)
         return 1
     report = Path(args.report or answers.report or default_report_dir())
+    report_dir.append(report)
     parts = _real_parts()
     if args.wizard or answers.interactive:
         from .system.netlive import LiveNetwork

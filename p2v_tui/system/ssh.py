@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import os
 import select
@@ -23,7 +24,7 @@ from typing import ParamSpec, TypeVar
 
 import paramiko
 
-from ..model.hostkey import KNOWN_HOSTS_ALIAS, fingerprint, known_hosts_line, parse_pin
+from ..model.hostkey import KNOWN_HOSTS_ALIAS, HostKeyPinError, fingerprint, known_hosts_line, parse_pin
 from ..model.parsers import MountEntry, parse_proc_mounts
 from .runner import CommandError, CommandResult
 from .target import TargetError
@@ -42,12 +43,34 @@ class AuthenticationFailed(TargetError):
     pass
 
 
+MAX_KEY_BYTES = 64 * 1024
+"""A private key file is a few KiB (RSA 16384 is about 12 KiB)."""
+
+
+def read_key_file(path: str) -> str:
+    """The key file's text: a regular file of at most MAX_KEY_BYTES (a
+    device such as /dev/zero would be read until memory runs out)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        raise TargetError(f"{path}: cannot read the key file: {e.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise TargetError(f"{path}: the key file is not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_KEY_BYTES + 1)
+    if len(data) > MAX_KEY_BYTES:
+        raise TargetError(f"{path}: larger than {MAX_KEY_BYTES // 1024} KiB, not a private key file")
+    return data.decode("utf-8", errors="replace")
+
+
 def load_private_key(path: str) -> paramiko.PKey:
     """Read an OpenSSH private key of any type paramiko supports."""
+    text = read_key_file(path)
     errors = []
     for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
         try:
-            key: paramiko.PKey = cls.from_private_key_file(path)
+            key: paramiko.PKey = cls.from_private_key(io.StringIO(text))
             return key
         except paramiko.PasswordRequiredException:
             raise TargetError(
@@ -134,7 +157,10 @@ class SshTarget:
         The order matters: the key is checked before our public key is even
         offered.
         """
-        pin = parse_pin(host_key)
+        try:
+            pin = parse_pin(host_key)
+        except HostKeyPinError as e:
+            raise TargetError(f"the pinned host key is unusable: {e}") from None
         pkey = load_private_key(identity)
         attempts = [algorithms_for(pin.key_type)] if pin.key_type else list(_ALGORITHMS)
         seen: list[str] = []
@@ -337,7 +363,7 @@ def private_identity(identity: str, private_dir: Path) -> str:
     copy = private_dir / "identity"
     fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(Path(identity).read_bytes())
+        out.write(read_key_file(identity).encode())
     return str(copy)
 
 

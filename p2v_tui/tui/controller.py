@@ -135,6 +135,11 @@ class Controller:
             except EXPECTED_FAILURES as e:
                 log.debug("step failed", exc_info=True)
                 result = Failed(str(e))
+            except Exception as e:
+                # a defect: the screen must still hear back (it would wait
+                # forever), and the traceback belongs in debug.log
+                log.exception("unexpected failure")
+                result = Failed(f"internal error ({type(e).__name__}: {e}); details in debug.log")
 
             def deliver() -> None:
                 done(result)
@@ -297,6 +302,11 @@ class Controller:
                 log.debug("migration failed", exc_info=True)
                 session.report.write_text("result.txt", f"failed: {e}\n")
                 finished = Finished(False, False, str(e), "", report)
+            except Exception as e:
+                log.exception("the migration failed unexpectedly")
+                message = f"internal error ({type(e).__name__}: {e}); details in {report}/debug.log"
+                session.report.write_text("result.txt", f"failed: {message}\n")
+                finished = Finished(False, False, message, "", report)
             self.post(lambda: done(finished))
 
         self.spawn(work)

@@ -99,3 +99,28 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     for name in ("plan.json", "plan.txt", "events.jsonl", "debug.log", "answers.yaml", "result.txt"):
         assert (report / name).exists(), name
     assert list((report / "diffs").glob("*fstab.diff"))
+
+
+def test_an_unexpected_error_is_one_line_naming_the_log(tmp_path: Path) -> None:
+    """A defect (here: the YAML reader made to fail with an error no code
+    path expects, which nothing real can provoke) ends in one line that
+    names the file holding the traceback, never a traceback on the console."""
+    script = (
+        "import sys, p2v_tui.system.answers_io as io\n"
+        "def broken(text): raise ZeroDivisionError('a defect')\n"
+        "io.parse_answers_yaml = broken\n"
+        "from p2v_tui.app import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    example = str(EXAMPLES[0])
+    out = subprocess.run([sys.executable, "-c", script, "--validate", example],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1
+    lines = (out.stdout + out.stderr).splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert lines[0].startswith("p2v: internal error (ZeroDivisionError: a defect); details in "), lines
+    log = Path(lines[0].rsplit(" ", 1)[1])
+    try:
+        assert "Traceback" in log.read_text() and "ZeroDivisionError: a defect" in log.read_text()
+    finally:
+        log.unlink()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__
 from .model.answers import Answers, TargetAnswers
 from .model.machine import Machine
+from .model.validate import printable
 from .system.answers_io import AnswersError, load_answers
 from .system.report import ReportError, default_report_dir
 
@@ -168,7 +169,7 @@ def _internal_error(exc: BaseException, report_dir: Path | None) -> int:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(details)
         path = Path(name)
-    first = (str(exc).splitlines() or [""])[0][:200]
+    first = printable((str(exc).splitlines() or [""])[0][:200])
     print(f"p2v: internal error ({type(exc).__name__}: {first}); details in {path}", file=sys.stderr)
     return 1
 

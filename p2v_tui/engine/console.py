@@ -7,7 +7,16 @@ import sys
 import time
 from typing import TextIO
 
-from ..model.events import Event, FileChanged, Finished, Log, Progress, StepFinished, StepStarted
+from ..model.events import (
+    Event,
+    FileChanged,
+    Finished,
+    Log,
+    Progress,
+    StepFinished,
+    StepStarted,
+    printable_event,
+)
 from ..model.units import format_size
 
 
@@ -55,6 +64,7 @@ class ConsoleRenderer:
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
+        event = printable_event(event)
         if isinstance(event, StepStarted):
             self._line(f"==> {event.title}")
         elif isinstance(event, StepFinished):

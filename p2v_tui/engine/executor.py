@@ -22,6 +22,7 @@ Steps, in order (each emits StepStarted/StepFinished):
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -47,11 +48,12 @@ from ..model.progress import ProgressTracker
 from ..model.redact import redact
 from ..model.resume import resumable
 from ..model.schedule import copy_stages, side_mounts
+from ..model.target_output import parse_blkid_export, parse_disk_size, parse_sector_size, parse_stat_devices
 from ..model.units import format_size
 from ..system.mounts import umount_argv
 from ..system.runner import CommandError
 from ..system.sources import SourceAccess
-from ..system.target import Target, TargetError
+from ..system.target import Target, TargetError, ask
 from ..system.transfer import Cancelled, Transfer
 from .target_files import EditError, TargetFiles
 
@@ -195,12 +197,12 @@ class Executor:
             raise ExecutionError(f"the target lacks {', '.join(missing)}: is it the p2v-target bootstrap OS?")
         mounts = self.target.mounts()
         for dp in plan.disks:
-            sector = int(self._run(["blockdev", "--getss", dp.disk.path]).strip())
+            sector = ask(self.target, ["blockdev", "--getss", dp.disk.path], parse_sector_size)
             if sector != 512:
                 raise ExecutionError(
                     f"{dp.disk.path} has {sector}-byte sectors; p2v plans partitions in 512-byte sectors"
                 )
-            size = int(self._run(["blockdev", "--getsize64", dp.disk.path]).strip())
+            size = ask(self.target, ["blockdev", "--getsize64", dp.disk.path], parse_disk_size)
             last = max((p.start + p.size for p in dp.partitions), default=0)
             if size < last:
                 raise ExecutionError(
@@ -220,7 +222,7 @@ class Executor:
             if below:
                 raise ExecutionError(
                     f"{', '.join(below)} mounted on the target (left from an earlier run?): "
-                    f"unmount with 'umount -R {path}' on the target first"
+                    f"unmount with 'umount -R {shlex.quote(path)}' on the target first"
                 )
 
     def _resumable(self, plan: Plan) -> Plan | None:
@@ -228,14 +230,11 @@ class Executor:
             dp.disk.path: self.target.run(["sfdisk", "--json", dp.disk.path], check=False).stdout
             for dp in plan.disks
         }
-        signatures = {}
-        for part in plan.partitions:
-            if part.fstype is None or part.role == "bios_grub":
-                continue
-            probe = self.target.run(["blkid", "-p", "-o", "export", part.device], check=False).stdout
-            signatures[part.device] = dict(
-                line.partition("=")[::2] for line in probe.splitlines() if "=" in line
-            )
+        signatures = {
+            part.device: self.target.run(_blkid_argv(part.device), check=False).stdout
+            for part in plan.partitions
+            if part.fstype is not None and part.role != "bios_grub"
+        }
         resumed, why = resumable(plan, tables, signatures)
         if resumed is not None:
             self._log("the target already holds this plan's filesystems: resuming the copy")
@@ -297,7 +296,7 @@ class Executor:
             result = self.target.run(mkfs_argv(replace(part, uuid="")), timeout=3600, check=False)
         if result.returncode != 0:
             raise CommandError(argv, result.returncode, result.stderr or result.stdout)
-        uuid = self._run(["blkid", "-p", "-o", "value", "-s", "UUID", part.device]).strip()
+        uuid = ask(self.target, _blkid_argv(part.device), parse_blkid_export).get("UUID", "")
         if part.uuid and uuid.lower() != part.uuid.lower():
             self._log(
                 f"{part.device}: could not keep UUID {part.uuid} ({part.fstype}); it is {uuid}; "
@@ -384,20 +383,20 @@ class Executor:
     def _device_nodes(self, plan: Plan) -> list[DeviceNode]:
         """The instance's disks and partitions with their numbers and IDs."""
         devices = [d.disk.path for d in plan.disks] + [p.device for p in plan.partitions]
-        numbers = self._run(["stat", "-L", "--format=%n %t %T", *devices])
+        numbers = ask(
+            self.target,
+            ["stat", "-L", "--format=%n %t %T", *devices],
+            lambda out: parse_stat_devices(out, devices),
+        )
         nodes = []
-        for line in numbers.splitlines():
-            path, major, minor = line.rsplit(" ", 2)
-            tags: dict[str, str] = {}
-            probe = self.target.run(["blkid", "-p", "-o", "export", path], check=False).stdout
-            for item in probe.splitlines():
-                key, _, value = item.partition("=")
-                tags[key] = value
+        for path, (major, minor) in numbers.items():
+            # (blkid exits 2 where it finds nothing: no tags, no links)
+            tags = ask(self.target, _blkid_argv(path), parse_blkid_export, check=False)
             nodes.append(
                 DeviceNode(
                     name=path.removeprefix("/dev/"),
-                    major=int(major, 16),
-                    minor=int(minor, 16),
+                    major=major,
+                    minor=minor,
                     uuid=tags.get("UUID", ""),
                     label=tags.get("LABEL", ""),
                     part_uuid=tags.get("PART_ENTRY_UUID", ""),
@@ -421,11 +420,11 @@ class Executor:
 
     def _run_chroot_commands(self, fixups: FixupSet) -> None:
         for cmd in fixups.commands:
-            self._log(f"in the migrated system: {' '.join(cmd.argv)}  ({cmd.reason})")
+            self._log(f"in the migrated system: {shlex.join(cmd.argv)}  ({cmd.reason})")
             result = self.target.run(chroot_argv(cmd.argv), timeout=3600, check=False)
             if result.returncode != 0:
                 raise ExecutionError(
-                    f"{' '.join(cmd.argv)} failed inside the migrated system (exit {result.returncode}): "
+                    f"{shlex.join(cmd.argv)} failed inside the migrated system (exit {result.returncode}): "
                     + (result.stderr.strip() or result.stdout.strip())[-1500:]
                 )
             for line in (result.stdout + result.stderr).strip().splitlines()[-20:]:
@@ -456,6 +455,10 @@ class Executor:
                 f"filesystem is {root_fs or 'unknown'}, not the bootstrap OS in RAM"
             )
         self._run(["sh", "-c", f"nohup sh -c '{AFTER_COMMANDS[after]}' >/dev/null 2>&1 &"])
+
+
+def _blkid_argv(device: str) -> list[str]:
+    return ["blkid", "-p", "-o", "export", device]  # -p: the device itself, not blkid's cache
 
 
 def _last_line(text: str) -> str:

@@ -22,6 +22,7 @@ from ..model.answers import Answers
 from ..model.describe import describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
 from ..model.redact import redact
+from ..model.validate import printable
 from ..system.answers_io import dump_answers
 from ..system.report import Report
 from ..system.runner import CommandError
@@ -91,7 +92,7 @@ def run(answers: Answers, parts: Parts, options: Options) -> int:
 
 def _say(out: TextIO | None, text: str) -> None:
     if out is not None:
-        out.write(text)
+        out.write(printable(text, lines=True))  # names, labels and diffs from the source
         out.flush()
 
 
@@ -124,7 +125,7 @@ def _run(
         try:
             prepared = session.prepare(answers)
         except PlanRefused as e:
-            report.write_text("result.txt", f"failed before any write:\n{e}\n")
+            report.write_result(f"failed before any write:\n{e}\n")
             emit(Finished(False, str(e), str(report.directory)))
             return EXIT_FAILED
         _say(out, describe_plan(prepared.plan, prepared.facts))
@@ -132,11 +133,11 @@ def _run(
         for edit in prepared.fixups.edits:
             _say(out, redact(edit.diff()))
         if prepared.refusal:
-            report.write_text("result.txt", f"failed before any write:\n{prepared.refusal}\n")
+            report.write_result(f"failed before any write:\n{prepared.refusal}\n")
             emit(Finished(False, f"refused, nothing was written: {prepared.refusal}", str(report.directory)))
             return EXIT_FAILED
         if options.dry_run:
-            report.write_text("result.txt", "dry run: nothing was written\n")
+            report.write_result("dry run: nothing was written\n")
             emit(
                 Finished(
                     True, f"dry run: nothing was written; report in {report.directory}", str(report.directory)
@@ -150,13 +151,13 @@ def _run(
                       f"Report: {report.directory}", str(report.directory)))  # fmt: skip
         return EXIT_OK
     except Cancelled as e:
-        report.write_text("result.txt", f"cancelled: {e}\n")
+        report.write_result(f"cancelled: {e}\n")
         emit(Finished(False, f"cancelled: {e}. The source was not touched; run again to resume.",
                       str(report.directory)))  # fmt: skip
         return EXIT_CANCELLED
     except (TargetError, CommandError, PrepareError, ExecutionError, TransferError, OSError) as e:
         log.debug("failure", exc_info=True)
-        report.write_text("result.txt", f"failed: {e}\n")
+        report.write_result(f"failed: {e}\n")
         emit(Finished(False, f"{e}\nDebug log: {report.directory / 'debug.log'}", str(report.directory)))
         return EXIT_FAILED
     finally:

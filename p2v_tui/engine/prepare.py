@@ -4,7 +4,6 @@ the plan and the fixups. Shared by headless mode and the wizard."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +16,15 @@ from ..model.layout import plan_layout
 from ..model.machine import Machine
 from ..model.plan import LayoutChoices, Plan
 from ..model.target import FactsError, InstanceFacts, TargetDisk, facts_from_json
-from ..system.target import Target, TargetError
+from ..model.target_output import MalformedOutput, load_json, parse_disk_size
+from ..system.runner import CommandError
+from ..system.target import Target, TargetError, ask
 
 log = logging.getLogger(__name__)
 
 FACTS_PATH = "/etc/p2v-target/instance.json"
+FACTS_LIMIT = 256 * 1024
+"""instance.json is well under 4 KiB; what is larger is not read."""
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
@@ -51,11 +54,11 @@ class Prepared:
 def read_facts(target: Target, answers: Answers) -> InstanceFacts:
     """instance.json from the bootstrap OS, else the answers' instance
     section; the target's file wins because Ganeti wrote it."""
-    raw = target.read_file(FACTS_PATH)
+    raw = target.read_file(FACTS_PATH, limit=FACTS_LIMIT)
     if raw is not None:
         try:
-            return facts_from_json(json.loads(raw), origin="target")
-        except (ValueError, FactsError) as e:
+            return facts_from_json(load_json(raw), origin="target")
+        except (MalformedOutput, FactsError) as e:
             raise PrepareError(f"{FACTS_PATH} on the target is malformed: {e}") from None
     if answers.instance is not None:
         log.info("no %s on the target: using the answers' instance section", FACTS_PATH)
@@ -69,7 +72,7 @@ def read_facts(target: Target, answers: Answers) -> InstanceFacts:
 def ensure_other_machine(target: Target, local_boot_id: str) -> None:
     """Refuse a target that is the machine p2v runs on (a mistyped address
     or a pinned key of this very live system): its disks are the source."""
-    raw = target.read_file(BOOT_ID)
+    raw = target.read_file(BOOT_ID, limit=4096)
     if raw is not None and local_boot_id and raw.decode(errors="replace").strip() == local_boot_id:
         raise PrepareError(
             f"the target {target.description} is this machine itself (same boot id): "
@@ -78,20 +81,22 @@ def ensure_other_machine(target: Target, local_boot_id: str) -> None:
 
 
 def target_disks(target: Target, facts: InstanceFacts) -> tuple[TargetDisk, ...]:
-    """The instance's disks with their real sizes, as the target sees them."""
-    if not facts.disks:
-        raise PrepareError("the instance facts list no disks")
+    """The instance's disks with their real sizes, as the target sees them
+    (a disk without a path is none the bootstrap OS can partition)."""
     disks = []
     for d in facts.disks:
-        result = target.run(["blockdev", "--getsize64", d.path], check=False)
-        if result.returncode != 0:
-            raise PrepareError(
-                f"instance disk {d.path} does not exist on the target: {result.stderr.strip()}"
-            )
-        size = int(result.stdout.strip())
+        if not d.path:
+            log.warning("instance disk %d has no device path in the bootstrap OS: not used", d.index)
+            continue
+        try:
+            size = ask(target, ["blockdev", "--getsize64", d.path], parse_disk_size)
+        except CommandError as e:
+            raise PrepareError(f"instance disk {d.path} does not exist on the target: {e}") from None
         if size != d.size:
             log.warning("%s: facts say %d bytes, the device has %d; using the device", d.path, d.size, size)
         disks.append(dataclasses.replace(d, size=size))
+    if not disks:
+        raise PrepareError("the instance facts list no disks the bootstrap OS can partition")
     return tuple(disks)
 
 

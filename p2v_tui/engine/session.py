@@ -10,6 +10,7 @@ files whichever drove the run.
 from __future__ import annotations
 
 import logging
+import shlex
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -71,7 +72,9 @@ class Outcome:
 
 def next_steps(after: str, name: str, boot: str) -> str:
     """What the person does next, in Ganeti commands (``after``: what the
-    bootstrap OS was really told to do)."""
+    bootstrap OS was really told to do). The name is quoted for a shell:
+    these lines are copied into one."""
+    name = shlex.quote(name)
     if boot == "own":
         hv = f"gnt-instance modify -H kernel_path=,initrd_path= {name}   (boot from the instance's own disk)"
     else:
@@ -228,7 +231,7 @@ class Session:
         self.report.write_text("plan.txt", describe_plan(final.plan, final.facts))
         self.report.write_diffs(final.fixups)
         steps = next_steps(done.after, final.facts.name, final.plan.boot)
-        self.report.write_text("result.txt", f"migrated into {final.facts.name}\n{steps}\n")
+        self.report.write_result(f"migrated into {final.facts.name}\n{steps}\n")
         return Outcome(final, done.after, steps)
 
     def close(self) -> None:

@@ -16,7 +16,8 @@ from typing import Literal
 
 from ..model.edits import FileEdit
 from ..model.plan import TARGET_ROOT
-from ..system.target import Target
+from ..model.target_output import parse_stat_times
+from ..system.target import Target, TargetFileTooLarge, ask
 
 MAX_LINKS = 40
 
@@ -82,9 +83,15 @@ class TargetFiles:
                 self.target.symlink(edit.new, path)
             return "applied"
         path = self.resolve(edit.path)
-        current = self.target.read_file(path)
         old = edit.old.encode("utf-8", "surrogateescape") if edit.old is not None else None
         new = edit.new.encode("utf-8", "surrogateescape") if edit.new is not None else None
+        try:
+            current = self.target.read_file(path, limit=max(len(old or b""), len(new or b"")))
+        except TargetFileTooLarge:
+            raise EditError(
+                f"{edit.path} on the target is larger than the source snapshot the fixup was planned on; "
+                "not changing it"
+            ) from None
         if current == new:
             return "already applied"
         if current != old:
@@ -117,9 +124,8 @@ class TargetFiles:
         present = [d for d in directories if d not in missing]
         if not present:
             return {}
-        out = self.target.run(["stat", "--format=%x\t%y\t%n", "--", *present]).stdout
-        times = {}
-        for line in out.splitlines():
-            atime, mtime, name = line.split("\t", 2)
-            times[name] = (atime, mtime)
-        return times
+        return ask(
+            self.target,
+            ["stat", "--format=%x\t%y\t%n", "--", *present],
+            lambda out: parse_stat_times(out, present),
+        )

@@ -20,8 +20,9 @@ import jsonschema
 from .answers_checks import semantic_errors
 from .edits import FixupChoices, StaticAddress
 from .plan import LayoutChoices, LayoutRequest, SwapPolicy
-from .target import InstanceFacts, facts_from_json, facts_to_json
+from .target import FactsError, InstanceFacts, facts_from_json, facts_to_json
 from .units import format_size, parse_size
+from .validate import quoted
 
 After = Literal["poweroff", "reboot", "none"]
 
@@ -57,7 +58,7 @@ def _key(key: Any) -> str:
     """A key as a message shows it: quoted unless it is a plain word (a key
     from a hostile file may hold escape sequences or be megabytes long)."""
     text = str(key)
-    return text if _PLAIN_KEY.fullmatch(text) else _shown(text, 40)
+    return text if _PLAIN_KEY.fullmatch(text) else quoted(text)
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -68,12 +69,6 @@ def _path(parts: Iterable[Any]) -> str:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{_key(p)}" if out else _key(p))
     return out
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """A value in a message, shortened: a hostile file may hold megabytes."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -97,13 +92,13 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return "\n".join(lines) or f"{prefix}{error.message}"
     if error.validator in ("enum", "const"):
         allowed = schema.get("enum", [schema.get("const")])
-        return f"{prefix}expected one of {', '.join(map(str, allowed))}; got {_shown(error.instance)}"
+        return f"{prefix}expected one of {', '.join(map(str, allowed))}; got {quoted(error.instance)}"
     if error.validator == "type":
-        got = f"{type(error.instance).__name__} {_shown(error.instance)}"
+        got = f"{type(error.instance).__name__} {quoted(error.instance)}"
         return f"{prefix}expected {error.validator_value}, got {got}"
     if error.validator == "pattern":
         wanted = hint or f"to match {error.validator_value}"
-        return f"{prefix}expected {wanted}; got {_shown(error.instance)}"
+        return f"{prefix}expected {wanted}; got {quoted(error.instance)}"
     if (
         error.validator == "dependentRequired"
         and isinstance(error.instance, Mapping)
@@ -115,7 +110,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
                 if key in error.instance and need not in error.instance:
                     return f"{dot}{need}: required when {dot}{key} is given"
     if error.validator in ("maximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "maxItems"):
-        return f"{prefix}{_shown(error.instance)} is {_BOUND[str(error.validator)]} {error.validator_value}"
+        return f"{prefix}{quoted(error.instance)} is {_BOUND[str(error.validator)]} {error.validator_value}"
     return f"{prefix}{error.message[:200]}" + (f" ({hint})" if hint else "")
 
 
@@ -189,7 +184,10 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         explicit = tuple(_request(p) for p in layout["partitions"])
     instance = None
     if "instance" in doc:
-        instance = facts_from_json({"version": 1, **doc["instance"]}, origin="answers")
+        try:
+            instance = facts_from_json({"version": 1, **doc["instance"]}, origin="answers")
+        except FactsError as e:
+            raise ValueError(f"instance.{e}") from None
     return Answers(
         target=TargetAnswers(
             host=t.get("host", ""),

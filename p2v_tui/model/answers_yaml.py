@@ -19,6 +19,8 @@ import yaml
 from yaml.error import Mark, MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from .validate import quoted
+
 MAX_DEPTH = 16
 """Nesting levels a document may have (the schema's deepest key,
 ``instance.disks[0].size``, is at level 4)."""
@@ -81,12 +83,12 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _value in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag != STR_TAG:
                 scalar = isinstance(key_node, ScalarNode)
-                shown = _short(str(key_node.value)) if scalar else "a list or mapping"
+                shown = quoted(str(key_node.value)) if scalar else "a list or mapping"
                 raise _Refused(f"keys are names; {shown} is not one", key_node.start_mark)
             key = str(key_node.value)
             if key in first:
                 raise _Refused(
-                    f"key {_short(key)} is given twice (first on line {first[key]})", key_node.start_mark
+                    f"key {quoted(key)} is given twice (first on line {first[key]})", key_node.start_mark
                 )
             first[key] = key_node.start_mark.line + 1
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
@@ -110,10 +112,6 @@ _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -3,6 +3,8 @@ report and the wizard's summaries. 80 columns, ASCII only (serial consoles)."""
 
 from __future__ import annotations
 
+import shlex
+
 from .edits import FixupSet
 from .machine import Machine
 from .plan import Plan
@@ -84,6 +86,6 @@ def describe_fixups(fixups: FixupSet) -> str:
     for edit in fixups.edits:
         lines.append(f"  [{edit.fixup}] {edit.path}: {edit.reason}")
     for cmd in fixups.commands:
-        lines.append(f"  [{cmd.fixup}] run {' '.join(cmd.argv)}: {cmd.reason}")
+        lines.append(f"  [{cmd.fixup}] run {shlex.join(cmd.argv)}: {cmd.reason}")
     lines.extend(f"  note: {note}" for note in fixups.notes)
     return "\n".join(lines) + "\n"

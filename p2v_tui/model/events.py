@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .validate import printable
+
 Level = Literal["debug", "info", "warning", "error"]
 
 
@@ -81,3 +83,18 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 
 EventSink = Callable[[Event], None]
+
+_SEVERAL_LINES = frozenset({"message", "diff"})
+
+
+def printable_event(event: Event) -> Event:
+    """``event`` as a person is shown it: every text made printable
+    (model.validate.printable). Messages carry the target's stderr, progress
+    the source's file names; either may hold escape sequences. Messages and
+    diffs keep their lines; names and titles are one line."""
+    changes: dict[str, Any] = {
+        f.name: printable(value, lines=f.name in _SEVERAL_LINES)
+        for f in dataclasses.fields(event)
+        if isinstance(value := getattr(event, f.name), str)
+    }
+    return dataclasses.replace(event, **changes)

@@ -9,47 +9,36 @@ is already there). Anything else and the disks are prepared from scratch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 
 from .plan import DiskPlan, Plan
-from .units import SECTOR
-
-_LABELS = {"dos": "msdos", "gpt": "gpt"}
+from .target_output import MalformedOutput, parse_blkid_export, parse_sfdisk_json
 
 
-def parse_sfdisk_json(text: str) -> tuple[str, dict[str, tuple[int, int]]]:
-    """(table type, {device: (start, size) in bytes}) from ``sfdisk --json``."""
+def _disk_matches(dp: DiskPlan, text: str) -> str:
     try:
-        table = json.loads(text)["partitiontable"]
-    except (ValueError, KeyError, TypeError):
-        return "", {}
-    sector = int(table.get("sectorsize", SECTOR))
-    parts = {
-        p["node"]: (int(p["start"]) * sector, int(p["size"]) * sector) for p in table.get("partitions", [])
-    }
-    return _LABELS.get(table.get("label", ""), ""), parts
-
-
-def _disk_matches(dp: DiskPlan, table: str) -> str:
-    label, parts = parse_sfdisk_json(table)
-    if label != dp.table:
-        return f"{dp.disk.path} has {'no' if not label else 'a ' + label} table, not {dp.table}"
+        table = parse_sfdisk_json(text)
+    except MalformedOutput as e:
+        return f"sfdisk --json {dp.disk.path} answered malformed output: {e}"
+    if table.label != dp.table:
+        return f"{dp.disk.path} has {'no' if not table.label else 'a ' + table.label} table, not {dp.table}"
     for p in dp.partitions:
-        if parts.get(p.device) != (p.start, p.size):
+        if table.partitions.get(p.device) != (p.start, p.size):
             return f"{p.device} is not where the plan puts it"
     return ""
 
 
 def resumable(
-    plan: Plan, tables: Mapping[str, str], signatures: Mapping[str, Mapping[str, str]]
+    plan: Plan, tables: Mapping[str, str], signatures: Mapping[str, str]
 ) -> tuple[Plan | None, str]:
     """``(plan, "")`` - with the UUIDs found filled in - when the target
     already holds exactly this plan; ``(None, why not)`` otherwise.
 
     ``tables``: disk path -> ``sfdisk --json`` output; ``signatures``:
-    partition device -> ``blkid -p -o export`` fields (TYPE, UUID).
+    partition device -> ``blkid -p -o export`` output. Output that is
+    malformed is a reason not to resume, never an error: the disks are
+    then prepared from scratch, as for any other mismatch.
     """
     disks = []
     for dp in plan.disks:
@@ -61,7 +50,10 @@ def resumable(
             if p.fstype is None or p.role == "bios_grub":
                 parts.append(p)
                 continue
-            found = signatures.get(p.device, {})
+            try:
+                found = parse_blkid_export(signatures.get(p.device, ""))
+            except MalformedOutput as e:
+                return None, f"blkid -p -o export {p.device} answered malformed output: {e}"
             if found.get("TYPE") != p.fstype:
                 return None, f"{p.device} holds {found.get('TYPE') or 'no filesystem'}, not {p.fstype}"
             uuid = found.get("UUID", "")

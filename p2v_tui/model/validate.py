@@ -117,3 +117,83 @@ def parse_gateway(text: str, address: IPInterface) -> IPAddress:
     if gw == address.ip:
         raise ValueError(f"gateway {text} is the address itself")
     return gw
+
+
+DISK_SIZE_MAX = 2**50
+"""1 PiB: more than any disk a Ganeti instance has; a larger size a target
+reports (or an answers file gives) is a lie or a typo, not a disk."""
+
+_DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9][A-Za-z0-9_.:+/-]*\Z")
+
+
+def disk_size_problem(size: object) -> str | None:
+    """Why ``size`` is not a disk's size in bytes (an integer from 1 to
+    :data:`DISK_SIZE_MAX`); None when it is one."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        return f"a size must be an integer number of bytes, not {type(size).__name__}"
+    if size < 1:
+        return f"a size of {size} bytes is not a disk"
+    if size > DISK_SIZE_MAX:
+        return f"a size of {size} bytes is more than 2^50 (1 PiB)"
+    return None
+
+
+def device_path_problem(path: str) -> str | None:
+    """Why ``path`` is not a block device's path as p2v writes it into
+    commands and configuration (``/dev/`` then letters, digits and
+    ``_.:+/-``, no ``..``); None when it is one."""
+    bad = control_character(path)
+    if bad:
+        return f"device path with {bad}"
+    if len(path) > 255:
+        return f"device path of {len(path)} characters (at most 255)"
+    if not _DEVICE_PATH.match(path) or "/../" in path + "/" or "//" in path:
+        return f"{path!r} is not a device path (/dev/ then letters, digits and _.:+/- only)"
+    return None
+
+
+def text_problem(text: str, limit: int = 4096) -> str | None:
+    """Why ``text`` cannot be a one-line value (a control character, or
+    more than ``limit`` characters); None when it can."""
+    bad = control_character(text)
+    if bad:
+        return f"text with {bad}"
+    if len(text) > limit:
+        return f"text of {len(text)} characters (at most {limit})"
+    return None
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` safe to show on a terminal, a screen or in a file a person
+    cats: every control character (escape sequences, carriage returns, bidi
+    overrides, bytes that were not UTF-8) is replaced by a visible escape
+    such as ``\\x1b`` or ``\\u202e``. With ``lines`` newlines and tabs stay
+    (a message or a diff of several lines); otherwise they are escaped too
+    (a file name, an instance name)."""
+    if control_character(text) is None:
+        return text
+    out = []
+    for ch in text:
+        if (lines and ch in "\n\t") or control_character(ch) is None:
+            out.append(ch)
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")  # a byte that was not UTF-8
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+    return "".join(out)
+
+
+QUOTE = 40
+"""Characters of an outside value a message shows at most."""
+
+
+def quoted(value: object, limit: int = QUOTE) -> str:
+    """``value`` for a message: its repr (control characters escaped), a
+    long text cut to ``limit`` characters with its length said (a hostile
+    file or target may send megabytes)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "..."

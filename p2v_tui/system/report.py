@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import stat
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..model.events import Event, event_to_json
 from ..model.machine import ConfigSnapshot, Machine
 from ..model.redact import redact
 from ..model.serialize import to_jsonable
+from ..model.validate import printable
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,11 @@ class Report:
             os.mkdir(name, 0o700, dir_fd=self._dir)
         return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dir)
 
+    def write_result(self, text: str) -> Path:
+        """result.txt, how the run ended: a person cats it, so what came
+        from outside (the target's stderr, names) is made printable."""
+        return self.write_text("result.txt", printable(text, lines=True))
+
     def write_json(self, name: str, obj: Any) -> Path:
         return self.write_text(name, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
@@ -185,7 +192,7 @@ class Report:
             name = f"{i:02d}-{_slug(edit.path)}.diff"
             header = f"# fixup: {edit.fixup}\n# why: {edit.reason}\n"
             paths.append(self.write_text(f"diffs/{name}", header + redact(edit.diff())))
-        commands = "".join(f"{' '.join(c.argv)}\t# {c.fixup}: {c.reason}\n" for c in fixups.commands)
+        commands = "".join(f"{shlex.join(c.argv)}\t# {c.fixup}: {c.reason}\n" for c in fixups.commands)
         self.write_text("diffs/commands.txt", commands)
         return paths
 

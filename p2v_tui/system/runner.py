@@ -29,6 +29,10 @@ class CommandResult:
     stderr: str
 
 
+DETAIL_MAX = 600
+"""Characters of a failed command's last words in its error message."""
+
+
 class CommandError(Exception):
     """A command failed; the message names the command and its last words."""
 
@@ -41,6 +45,8 @@ class CommandError(Exception):
     def __str__(self) -> str:
         lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
         detail = "; ".join(lines[-3:]) if lines else "no error output"
+        if len(detail) > DETAIL_MAX:  # a tool (or a target) that prints megabytes
+            detail = "..." + detail[-DETAIL_MAX:]
         return f"{shlex.join(self.argv)} failed with exit status {self.returncode}: {detail}"
 
 

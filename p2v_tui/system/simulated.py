@@ -15,11 +15,13 @@ import logging
 import os
 import shlex
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..model.parsers import MountEntry
 from .runner import CommandResult
+from .target import read_at_most
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class SimulatedTarget:
             out = "512\n"
         elif name == "sfdisk" and "--dump" in args:
             out = self._tables.get(args[-1], "")
+        elif name == "sfdisk" and "--json" in args:
+            out = ""  # as on a disk without a table: nothing to resume
         elif name == "sfdisk":
             self._tables[args[-1]] = (input or b"").decode()
         elif name.startswith("mkfs.") or name == "mkswap":
@@ -69,8 +73,14 @@ class SimulatedTarget:
                 for opt in args[args.index("-m") + 1].split(","):
                     if opt.startswith("uuid="):
                         self._uuids[args[-1]] = opt[5:]
-        elif name == "blkid":
-            out = self._uuids.get(args[-1], "") + "\n"
+        elif name == "blkid":  # -o export
+            uuid = self._uuids.get(args[-1], "")
+            out = f"UUID={uuid}\n" if uuid else ""
+        elif name == "stat" and "-L" in args:  # device numbers, as virtio-blk's
+            devices = [a for a in args[3:] if a.startswith("/dev/")]
+            out = "".join(f"{dev} fc {minor:x}\n" for minor, dev in enumerate(devices))
+        elif name == "stat":  # access and modification times of the local files
+            out = "".join(f"{_stat_time(self._local(p))}\t{p}\n" for p in args[3:])
         elif name == "mkdir":
             for path in args[1:]:
                 if not path.startswith("-"):
@@ -81,9 +91,10 @@ class SimulatedTarget:
             self._mounts = [m for m in self._mounts if m.target != args[-1]]
         return CommandResult(args, 0, out, "")
 
-    def read_file(self, path: str) -> bytes | None:
+    def read_file(self, path: str, *, limit: int) -> bytes | None:
         try:
-            return self._local(path).read_bytes()
+            with self._local(path).open("rb") as f:
+                return read_at_most(f, path, limit)
         except FileNotFoundError:
             return None
 
@@ -131,3 +142,12 @@ class SimulatedTarget:
 
     def close(self) -> None:
         pass
+
+
+def _stat_time(path: Path) -> str:
+    """``%x<TAB>%y`` of ``stat --format`` for a local file."""
+    st = path.stat()
+    return "\t".join(
+        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d} +0000"
+        for ns in (st.st_atime_ns, st.st_mtime_ns)
+    )

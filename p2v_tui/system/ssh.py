@@ -26,13 +26,17 @@ import paramiko
 
 from ..model.hostkey import KNOWN_HOSTS_ALIAS, HostKeyPinError, fingerprint, known_hosts_line, parse_pin
 from ..model.parsers import MountEntry, parse_proc_mounts
+from ..model.target_output import parse_missing_tools
 from .runner import CommandError, CommandResult
-from .target import TargetError
+from .target import TargetError, ask, read_at_most
 
 log = logging.getLogger(__name__)
 
 REMOTE_ENV = ("env", "LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 """Every remote command runs with a known locale (parsable output) and PATH."""
+
+MOUNTS_LIMIT = 4 * 1024 * 1024
+"""/proc/self/mounts of a bootstrap OS is a few KiB; thousands of mounts fit."""
 
 
 class HostKeyMismatch(TargetError):
@@ -231,7 +235,7 @@ class SshTarget:
     @_connection
     def missing_tools(self, names: Sequence[str]) -> list[str]:
         script = 'for t; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done'
-        return self.run(["sh", "-c", script, "sh", *names]).stdout.split()
+        return ask(self, ["sh", "-c", script, "sh", *names], lambda out: parse_missing_tools(out, names))
 
     @_connection
     def missing_paths(self, paths: Sequence[str]) -> list[str]:
@@ -239,7 +243,7 @@ class SshTarget:
 
     @_connection
     def mounts(self) -> list[MountEntry]:
-        text = (self.read_file("/proc/self/mounts") or b"").decode(errors="replace")
+        text = (self.read_file("/proc/self/mounts", limit=MOUNTS_LIMIT) or b"").decode(errors="replace")
         return parse_proc_mounts(text)
 
     # -- files --------------------------------------------------------------
@@ -258,10 +262,10 @@ class SshTarget:
         return self._sftp
 
     @_connection
-    def read_file(self, path: str) -> bytes | None:
+    def read_file(self, path: str, *, limit: int) -> bytes | None:
         try:
             with self._files().open(path, "rb") as f:
-                return f.read()
+                return read_at_most(f, path, limit)
         except FileNotFoundError:
             return None
 

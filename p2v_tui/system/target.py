@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import shlex
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from ..model.parsers import MountEntry
+from ..model.target_output import MalformedOutput
+from ..model.units import format_size
 from .runner import CommandResult
+
+T = TypeVar("T")
 
 
 class TargetError(Exception):
     """Reaching or using the target failed; the message says what to check.
     (A command that fails on the target raises runner.CommandError.)"""
+
+
+class MalformedAnswer(TargetError):
+    """A command on the target answered what it never prints: the target is
+    broken or lies; the message names the command and what was wrong."""
+
+
+class TargetFileTooLarge(TargetError):
+    """A file on the target is larger than the reader allows."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(f"{path} on the target is larger than {format_size(limit)}: refusing to read it")
+
+
+class _Readable(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+
+def read_at_most(f: _Readable, path: str, limit: int) -> bytes:
+    """What ``f`` (``path`` on the target) holds, when that is at most
+    ``limit`` bytes; :class:`TargetFileTooLarge` otherwise."""
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TargetFileTooLarge(path, limit)
+    return data
 
 
 class Target(Protocol):
@@ -26,7 +56,10 @@ class Target(Protocol):
         check: bool = True,
     ) -> CommandResult: ...
 
-    def read_file(self, path: str) -> bytes | None: ...
+    def read_file(self, path: str, *, limit: int) -> bytes | None:
+        """The file's bytes, None when it does not exist; raises
+        :class:`TargetFileTooLarge` when it has more than ``limit``."""
+        ...
 
     def mounts(self) -> list[MountEntry]:
         """Everything mounted on the target."""
@@ -51,3 +84,15 @@ class Target(Protocol):
     def remove(self, path: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def ask(target: Target, argv: Sequence[str], parse: Callable[[str], T], *, check: bool = True) -> T:
+    """Run ``argv`` on the target and parse what it printed; a malformed
+    answer is a :class:`MalformedAnswer` naming the command. With ``check``
+    a failing command raises runner.CommandError; without it its output is
+    parsed all the same (blkid exits 2 when it finds nothing)."""
+    out = target.run(argv, check=check).stdout
+    try:
+        return parse(out)
+    except MalformedOutput as e:
+        raise MalformedAnswer(f"{shlex.join(argv)} on the target answered malformed output: {e}") from None

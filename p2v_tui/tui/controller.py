@@ -27,10 +27,11 @@ from ..engine.prepare import Prepared, PrepareError
 from ..engine.session import Connected, Outcome, PlanRefused, Session
 from ..model.answers import Answers, TargetAnswers
 from ..model.edits import FixupChoices
-from ..model.events import Event
+from ..model.events import Event, printable_event
 from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
+from ..model.validate import printable
 from ..system.answers_io import dump_answers
 from ..system.keyfile import store_pasted_key
 from ..system.runner import CommandError
@@ -134,12 +135,12 @@ class Controller:
                 result = Done(work())
             except EXPECTED_FAILURES as e:
                 log.debug("step failed", exc_info=True)
-                result = Failed(str(e))
+                result = Failed(printable(str(e), lines=True))
             except Exception as e:
                 # a defect: the screen must still hear back (it would wait
                 # forever), and the traceback belongs in debug.log
                 log.exception("unexpected failure")
-                result = Failed(f"internal error ({type(e).__name__}: {e}); details in debug.log")
+                result = Failed(printable(f"internal error ({type(e).__name__}: {e}); details in debug.log"))
 
             def deliver() -> None:
                 done(result)
@@ -281,7 +282,8 @@ class Controller:
         session = self.session
 
         def on_worker(event: Event) -> None:
-            self.post(lambda: on_event(event))
+            shown = printable_event(event)
+            self.post(lambda: on_event(shown))
 
         def work() -> None:
             report = str(session.report.directory)
@@ -290,23 +292,24 @@ class Controller:
                 name = outcome.prepared.facts.name
                 finished = Finished(True, False, f"migrated into {name}", outcome.next_steps, report)
             except Cancelled as e:
-                session.report.write_text("result.txt", f"cancelled: {e}\n")
+                session.report.write_result(f"cancelled: {e}\n")
+                said = printable(str(e), lines=True)
                 finished = Finished(
                     False,
                     True,
-                    f"cancelled: {e}. The source was not touched; start again to resume.",
+                    f"cancelled: {said}. The source was not touched; start again to resume.",
                     "",
                     report,
                 )
             except EXPECTED_FAILURES as e:
                 log.debug("migration failed", exc_info=True)
-                session.report.write_text("result.txt", f"failed: {e}\n")
-                finished = Finished(False, False, str(e), "", report)
+                session.report.write_result(f"failed: {e}\n")
+                finished = Finished(False, False, printable(str(e), lines=True), "", report)
             except Exception as e:
                 log.exception("the migration failed unexpectedly")
                 message = f"internal error ({type(e).__name__}: {e}); details in {report}/debug.log"
-                session.report.write_text("result.txt", f"failed: {message}\n")
-                finished = Finished(False, False, message, "", report)
+                session.report.write_result(f"failed: {message}\n")
+                finished = Finished(False, False, printable(message), "", report)
             self.post(lambda: done(finished))
 
         self.spawn(work)

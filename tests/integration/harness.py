@@ -232,17 +232,24 @@ def migration_target(
     work: Path,
     size: int,
     *,
-    facts: bool = True,
+    facts: bool | str | Mapping[str, Any] = True,
     extra_host_key_types: Sequence[str] = (),
     same_machine: bool = False,
 ) -> Iterator[Target]:
-    """An empty target disk behind a key-only sshd in its own namespaces."""
+    """An empty target disk behind a key-only sshd in its own namespaces.
+    ``facts``: its instance.json (True), none (False), the usual one with
+    these keys changed (a mapping) or this text (a str: a hostile target)."""
     image = work / "target.img"
     with open(image, "wb") as f:
         f.truncate(size)
     key, pub = make_client_key(work / "client")
     device = subprocess.run(["losetup", "--find", "--show", str(image)], check=True, capture_output=True,
                             text=True).stdout.strip()  # fmt: skip
+    doc: dict[str, Any] | str | None = None
+    if isinstance(facts, str):
+        doc = facts
+    elif facts:
+        doc = instance_json(device, size, **(facts if isinstance(facts, Mapping) else {}))
     try:
         with (
             netns_pair("p2vi") as ns,
@@ -250,7 +257,7 @@ def migration_target(
                 ns,
                 work / "sshd",
                 authorized_keys=[pub],
-                instance_json=instance_json(device, size) if facts else None,
+                instance_json=doc,
                 extra_host_key_types=extra_host_key_types,
                 same_machine=same_machine,
             ) as host,

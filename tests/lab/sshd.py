@@ -272,7 +272,7 @@ def target_sshd(
     workdir: Path,
     *,
     authorized_keys: Sequence[str],
-    instance_json: dict[str, Any] | None = None,
+    instance_json: dict[str, Any] | str | None = None,
     port: int = 22,
     extra_host_key_types: Sequence[str] = (),
     same_machine: bool = False,
@@ -298,7 +298,8 @@ def target_sshd(
     etc_src = workdir / "etc-p2v-target"
     etc_src.mkdir(exist_ok=True)
     if instance_json is not None:
-        (etc_src / "instance.json").write_text(json.dumps(instance_json, indent=2) + "\n", encoding="utf-8")
+        text = instance_json if isinstance(instance_json, str) else json.dumps(instance_json, indent=2) + "\n"
+        (etc_src / "instance.json").write_text(text, encoding="utf-8")
     scratch = workdir / "ns-scratch"
     scratch.mkdir(exist_ok=True)
     config = workdir / "sshd_config"

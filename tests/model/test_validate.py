@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from p2v_tui.model.validate import (
+    DISK_SIZE_MAX,
     control_character,
+    device_path_problem,
+    disk_size_problem,
     hostname_problem,
     parse_gateway,
     parse_interface_address,
     parse_ip,
+    printable,
 )
 
 
@@ -110,3 +114,68 @@ def test_ip_and_gateway() -> None:
     assert str(parse_ip("2001:db8::53", "dns")) == "2001:db8::53"
     with pytest.raises(ValueError, match="dns"):
         parse_ip("9.9.9.9 ; reboot", "dns")
+
+
+@pytest.mark.parametrize(
+    "path", ["/dev/vda", "/dev/vda1", "/dev/mmcblk0p2", "/dev/mapper/vg-root", "/dev/xvdaa"]
+)
+def test_device_path_good(path: str) -> None:
+    assert device_path_problem(path) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("", "not a device path"),
+        ("vda", "not a device path"),
+        ("/dev/", "not a device path"),
+        ("/dev/vda;reboot", "not a device path"),
+        ("/dev/vda b", "not a device path"),
+        ("/dev/$(reboot)", "not a device path"),
+        ("/dev/../etc/shadow", "not a device path"),
+        ("/dev/a//b", "not a device path"),
+        ("/dev/vda\n", "newline"),
+        ("/dev/vda\x1b[2J", "U+001B"),
+        ("/dev/" + "a" * 300, "at most 255"),
+    ],
+)
+def test_device_path_bad(path: str, says: str) -> None:
+    assert says in (device_path_problem(path) or "")
+
+
+@pytest.mark.parametrize(
+    ("size", "says"),
+    [
+        (1, None),
+        (DISK_SIZE_MAX, None),
+        (0, "0 bytes is not a disk"),
+        (-512, "-512 bytes"),
+        (DISK_SIZE_MAX + 1, "more than 2^50"),
+        (True, "integer number of bytes, not bool"),
+        (10.0, "not float"),
+        ("10G", "not str"),
+    ],
+)
+def test_disk_size(size: object, says: str | None) -> None:
+    problem = disk_size_problem(size)
+    assert problem == says if says is None else says in (problem or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "one_line", "several_lines"),
+    [
+        ("web01.example.org", "web01.example.org", "web01.example.org"),
+        ("naïve café", "naïve café", "naïve café"),
+        ("web\x1b[2J\x1b]0;owned\x07", "web\\x1b[2J\\x1b]0;owned\\x07", "web\\x1b[2J\\x1b]0;owned\\x07"),
+        ("a\nb\tc", "a\\x0ab\\x09c", "a\nb\tc"),
+        ("100%\rdone", "100%\\x0ddone", "100%\\x0ddone"),
+        ("evil\u202etxt.exe", "evil\\u202etxt.exe", "evil\\u202etxt.exe"),
+        ("caf\udce9", "caf\\xe9", "caf\\xe9"),  # a byte that was not UTF-8 (surrogateescape)
+        ("\x7f", "\\x7f", "\\x7f"),
+    ],
+)
+def test_printable(text: str, one_line: str, several_lines: str) -> None:
+    assert printable(text) == one_line
+    assert printable(text, lines=True) == several_lines
+    assert control_character(printable(text)) is None
+    printable(text).encode("utf-8")  # a stream can write it

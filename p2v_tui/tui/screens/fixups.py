@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -305,7 +306,7 @@ class FixupsScreen:
         if fixups.commands:
             rows.append(urwid.Text(("title", " Run in the migrated system:")))
             for cmd in fixups.commands:
-                rows.append(_line(f"   {' '.join(cmd.argv)}  ({cmd.reason})"))
+                rows.append(_line(f"   {shlex.join(cmd.argv)}  ({cmd.reason})"))
         if fixups.optional_ids:
             rows.append(urwid.Text(("title", " Optional changes (Space turns one off):")))
             for fid in sorted(fixups.optional_ids):

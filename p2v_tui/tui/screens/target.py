@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import shlex
 from typing import Any
 
 import urwid
@@ -312,7 +313,7 @@ class TargetScreen:
             self.frame,
             f"{target.host} port {target.port} shows the {kind} host key\n\n  {fingerprint}\n\n"
             "Is this the fingerprint shown on the instance's console "
-            f"(gnt-instance console {_console_name(target.host)})?",
+            f"(gnt-instance console {shlex.quote(_console_name(target.host))})?",
             "Yes, the same",
             "No",
             lambda yes: self._answered(target, fingerprint, yes),

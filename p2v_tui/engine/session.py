@@ -88,6 +88,14 @@ def next_steps(after: str, name: str, boot: str) -> str:
     )
 
 
+def stopped(report: Report, reason: str, *, resume: str = "run the same command again to resume") -> str:
+    """For a run stopped before its end (cancelled, or the link to the
+    target lost): writes result.txt and returns what the person is told
+    (``resume``: how to go on from where it stopped)."""
+    report.write_text("result.txt", f"stopped: {reason}\n")
+    return f"{reason}. The source is untouched; {resume}."
+
+
 class PlanRefused(Exception):
     """The data does not fit (or the layout is impossible); nothing was
     written. The message says how much is missing and what could be excluded."""

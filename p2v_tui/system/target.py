@@ -14,6 +14,12 @@ class TargetError(Exception):
     (A command that fails on the target raises runner.CommandError.)"""
 
 
+class TargetLost(TargetError):
+    """The link to the target is gone (no answer in time, or the connection
+    ended): nothing more can be done there until a new connection. What the
+    run did so far stays; the same run again resumes."""
+
+
 class Target(Protocol):
     description: str
 
@@ -49,5 +55,9 @@ class Target(Protocol):
         ...
 
     def remove(self, path: str) -> None: ...
+
+    def check_link(self) -> None:
+        """Raise TargetLost unless the target still answers (bounded in time)."""
+        ...
 
     def close(self) -> None: ...

@@ -163,7 +163,8 @@ def outcome(code: int, *, dry_run: bool) -> str:
         1: "FAILED (or invalid answers): see the messages above and the report",
         2: "FAILED: wrong command line",
         3: "NOT CONFIRMED: put 'confirm: true' in the answers file to erase the target disks",
-        4: "cancelled: the source is untouched; boot again to resume",
+        4: "STOPPED (cancelled, or the link to the target lost): the source is untouched; "
+        "boot again to resume",
     }.get(code, f"FAILED with exit code {code}")
 
 

@@ -40,7 +40,8 @@ exit codes:
      target unless the message says a step after 'partition' failed
   2  wrong command line
   3  not confirmed: add 'confirm: true' to the answers file or pass --yes
-  4  cancelled (Ctrl-C); the source is untouched, run again to resume
+  4  stopped before the end, resumable: cancelled (Ctrl-C) or the link to
+     the target lost; the source is untouched, run the same command again
 
 examples:
   p2v --demo                          the whole flow on a built-in example

@@ -89,4 +89,6 @@ class ConsoleRenderer:
         elif isinstance(event, FileChanged):
             self._line(f"    changed {event.path} ({event.fixup})")
         elif isinstance(event, Finished):
-            self._line(("DONE: " if event.ok else "FAILED: ") + event.message)
+            self._line(
+                ("DONE: " if event.ok else "STOPPED: " if event.resumable else "FAILED: ") + event.message
+            )

@@ -15,8 +15,13 @@ Steps, in order (each emits StepStarted/StepFinished):
 6. swapfiles  - recreated without holes
 7. fixups     - each FileEdit written, its diff emitted
 8. bootloader - chroot commands (initramfs, grub) when booting its own kernel
-9. unmount    - always, also after a failure or a cancel
+9. unmount    - always, also after a failure or a cancel (bounded when the
+                link to the target is lost: the next run unmounts instead)
 10. after     - poweroff / reboot / nothing
+
+A step that fails while the target no longer answers ends the run with
+TargetLost, whichever channel noticed first (rsync's ssh, a command, SFTP):
+the run can be resumed once the link is back.
 """
 
 from __future__ import annotations
@@ -40,20 +45,20 @@ from ..model.commands import (
 )
 from ..model.edits import FixupSet
 from ..model.events import EventSink, FileChanged, Log, Progress, StepFinished, StepStarted
-from ..model.layout_geometry import partition_device
 from ..model.machine import Machine
+from ..model.parsers import MountEntry
 from ..model.partitioning import sfdisk_script
 from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, Plan, PlannedPartition
 from ..model.progress import ProgressTracker
 from ..model.redact import redact
-from ..model.resume import resumable
+from ..model.resume import leftover_mounts, on_disk, resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.target_output import parse_blkid_export, parse_disk_size, parse_sector_size, parse_stat_devices
 from ..model.units import format_size
 from ..system.mounts import umount_argv
 from ..system.runner import CommandError
 from ..system.sources import SourceAccess
-from ..system.target import Target, TargetError, ask
+from ..system.target import Target, TargetError, TargetLost, ask
 from ..system.transfer import Cancelled, Transfer
 from .target_files import EditError, TargetFiles
 
@@ -70,6 +75,16 @@ synced, and only a bootstrap OS in RAM is ever powered off. A normal
 shutdown would swap off the bootstrap's zram swap, which holds most of its
 root filesystem in 256 MiB: the pages have nowhere to go and the kernel
 panics ("System is deadlocked on memory"), measured under Ganeti/KVM."""
+
+
+BUSY_TIMEOUT = 90.0
+"""Seconds to wait for mounts an earlier run left that are still busy: the
+processes of a session whose link was lost end when the target's sshd
+gives that session up, at once when the link is back (the client's end
+resets the old connection), else after 70-80 s of silence (ClientAlive*
+in the bootstrap OS)."""
+BUSY_POLL = 2.0
+"""Seconds between two tries to unmount them."""
 
 
 class ExecutionError(Exception):
@@ -144,7 +159,8 @@ class Executor:
             except Exception as e:
                 if not failed:
                     raise
-                log.warning("unmounting after the failure failed too: %s", e)
+                # its step said so already (console, wizard)
+                log.info("unmounting after the failure failed too: %s", e)
         try:
             self._step(
                 "after", f"After the transfer: {migration.after}", lambda: self._after(migration.after)
@@ -152,6 +168,10 @@ class Executor:
         except ExecutionError as e:
             # the migration is complete; not powering off is a warning
             self._log(str(e), "warning")
+            return replace(migration, plan=plan, fixups=fixups, after="none")
+        except TargetLost as e:
+            self._log(f"the migration is complete, but '{migration.after}' was not run on the target: {e}",
+                      "warning")  # fmt: skip
             return replace(migration, plan=plan, fixups=fixups, after="none")
         return replace(migration, plan=plan, fixups=fixups)
 
@@ -167,10 +187,27 @@ class Executor:
             self.emit(StepFinished(step, False, str(e)))
             raise
         except Exception as e:
-            self.emit(StepFinished(step, False, str(e)))
+            lost = self._link_lost(e)
+            self.emit(StepFinished(step, False, str(lost or e)))
+            if lost is not None and lost is not e:
+                raise lost from e
             raise
         self.emit(StepFinished(step, True))
         return result
+
+    def _link_lost(self, error: Exception) -> TargetLost | None:
+        """The lost link behind a step's failure (rsync whose ssh gave up,
+        a command cut off), or None while the target still answers."""
+        if isinstance(error, TargetLost):
+            return error
+        try:
+            self.target.check_link()
+        except TargetLost as lost:
+            log.debug("%s; the step failed with: %s", lost, error)
+            return lost
+        except TargetError:
+            return None
+        return None
 
     def _log(self, message: str, level: str = "info") -> None:
         log.log(logging.getLevelName(level.upper()), "%s", message)
@@ -195,7 +232,7 @@ class Executor:
         missing = self.target.missing_tools(sorted(tools))
         if missing:
             raise ExecutionError(f"the target lacks {', '.join(missing)}: is it the p2v-target bootstrap OS?")
-        mounts = self.target.mounts()
+        mounts = self._unmount_leftovers(plan)
         for dp in plan.disks:
             sector = ask(self.target, ["blockdev", "--getss", dp.disk.path], parse_sector_size)
             if sector != 512:
@@ -209,21 +246,47 @@ class Executor:
                     f"{dp.disk.path} has {format_size(size)}, the plan needs {format_size(last)}: "
                     "the instance facts do not match the disk"
                 )
-            busy = sorted({m.source for m in mounts if _on_disk(m.source, dp.disk.path)})
+            busy = sorted({m.source for m in mounts if on_disk(m.source, dp.disk.path)})
             if busy:
                 raise ExecutionError(
                     f"{dp.disk.path} is in use on the target ({', '.join(busy)} mounted): the bootstrap OS "
                     "must run from RAM (start the instance with the ramboot initrd)"
                 )
-        for path in (TARGET_ROOT, SIDE_MOUNTS):
-            # (the directory itself may be a tmpfs; what is mounted below it
-            # would hide the filesystems we mount there)
-            below = [m.target for m in mounts if m.target.startswith(path + "/")]
-            if below:
+
+    def _unmount_leftovers(self, plan: Plan) -> list[MountEntry]:
+        """Unmount what an earlier run left mounted (its link was lost
+        before it could), waiting a bounded time while that run's processes
+        still hold it; the target's mounts afterwards."""
+        disks = [dp.disk.path for dp in plan.disks]
+        mounts = self.target.mounts()
+        left = leftover_mounts(mounts, disks)
+        if not left:
+            return mounts
+        self._log(f"unmounting what an earlier run left mounted on the target: {', '.join(left)}")
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        waiting = False
+        while True:
+            why = {}
+            for path in left:
+                result = self.target.run(umount_argv(path), check=False)
+                if result.returncode != 0:
+                    why[path] = _last_line(result.stderr)
+            mounts = self.target.mounts()
+            left = leftover_mounts(mounts, disks)
+            if not left:
+                return mounts
+            busy = "; ".join(f"{path}: {why.get(path, 'still mounted')}" for path in left)
+            if time.monotonic() >= deadline:
                 raise ExecutionError(
-                    f"{', '.join(below)} mounted on the target (left from an earlier run?): "
-                    f"unmount with 'umount -R {shlex.quote(path)}' on the target first"
+                    f"what an earlier run left mounted on the target stays busy after "
+                    f"{BUSY_TIMEOUT:.0f} s ({busy}): processes of that run still use it. They end "
+                    "when the target's sshd gives up the dead session; 'fuser -vm /target' on the target "
+                    "shows them. Run the same command again later."
                 )
+            if not waiting:
+                self._log(f"waiting for processes of the earlier run to end ({busy})")
+                waiting = True
+            time.sleep(BUSY_POLL)
 
     def _resumable(self, plan: Plan) -> Plan | None:
         tables = {
@@ -432,12 +495,17 @@ class Executor:
 
     def _unmount(self, paths: list[str]) -> None:
         failures = []
-        for path in paths:
-            result = self.target.run(umount_argv(path), check=False)
-            if result.returncode != 0:
-                lazy = self.target.run(umount_argv(path, lazy=True), check=False)
-                failures.append(path if lazy.returncode else f"{path} (lazily)")
-        self.target.run(["sync"], check=False)
+        try:
+            for path in paths:
+                result = self.target.run(umount_argv(path), check=False)
+                if result.returncode != 0:
+                    lazy = self.target.run(umount_argv(path, lazy=True), check=False)
+                    failures.append(path if lazy.returncode else f"{path} (lazily)")
+            self.target.run(["sync"], check=False)
+        except TargetLost as e:
+            raise TargetLost(
+                "the target could not be unmounted: the link to it is lost; the next run unmounts it"
+            ) from e
         paths.clear()
         if failures:
             self._log(f"could not unmount cleanly: {', '.join(failures)}", "warning")
@@ -466,12 +534,6 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def _on_disk(device: str, disk: str) -> bool:
-    """``device`` is ``disk`` or one of its partitions (/dev/loop1p2 is on
-    /dev/loop1, /dev/loop10 is not)."""
-    return device == disk or any(device == partition_device(disk, n) for n in range(1, 129))
-
-
 def _join(mountpoint: str | None, name: str) -> str:
     if not name:
         return ""
@@ -479,4 +541,4 @@ def _join(mountpoint: str | None, name: str) -> str:
     return f"{base}/{name}"
 
 
-__all__ = ["ExecutionError", "Executor", "Migration", "TargetError"]
+__all__ = ["ExecutionError", "Executor", "Migration", "TargetError", "TargetLost"]

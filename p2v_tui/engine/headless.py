@@ -26,19 +26,21 @@ from ..model.validate import printable
 from ..system.answers_io import dump_answers
 from ..system.report import Report
 from ..system.runner import CommandError
-from ..system.target import TargetError
+from ..system.target import TargetError, TargetLost
 from ..system.transfer import Cancelled, TransferError
 from .console import ConsoleRenderer
 from .executor import ExecutionError
 from .prepare import PrepareError
-from .session import Parts, PlanRefused, Session
+from .session import Parts, PlanRefused, Session, stopped
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NOT_CONFIRMED = 3
-EXIT_CANCELLED = 4
+EXIT_STOPPED = 4
+"""Stopped before the end, resumable: cancelled (Ctrl-C) or the link to
+the target lost. The source is untouched; the same command again resumes."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +152,10 @@ def _run(
         emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
                       f"Report: {report.directory}", str(report.directory)))  # fmt: skip
         return EXIT_OK
-    except Cancelled as e:
-        report.write_result(f"cancelled: {e}\n")
-        emit(Finished(False, f"cancelled: {e}. The source was not touched; run again to resume.",
-                      str(report.directory)))  # fmt: skip
-        return EXIT_CANCELLED
+    except (Cancelled, TargetLost) as e:
+        reason = f"cancelled: {e}" if isinstance(e, Cancelled) else str(e)
+        emit(Finished(False, stopped(report, reason), str(report.directory), resumable=True))
+        return EXIT_STOPPED
     except (TargetError, CommandError, PrepareError, ExecutionError, TransferError, OSError) as e:
         log.debug("failure", exc_info=True)
         report.write_result(f"failed: {e}\n")

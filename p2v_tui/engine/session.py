@@ -24,6 +24,7 @@ from ..model.fixups import plan_fixups
 from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.target import InstanceFacts, TargetDisk
+from ..model.validate import printable
 from ..system.host import boot_id
 from ..system.measure import measure_exclusions, space_hint
 from ..system.report import Report
@@ -89,6 +90,14 @@ def next_steps(after: str, name: str, boot: str) -> str:
     return "Next:\n" + "\n".join(
         f"  {line}" for line in (stop, hv, f"gnt-instance start {name}", f"gnt-instance console {name}")
     )
+
+
+def stopped(report: Report, reason: str, *, resume: str = "run the same command again to resume") -> str:
+    """For a run stopped before its end (cancelled, or the link to the
+    target lost): writes result.txt and returns what the person is told
+    (``resume``: how to go on from where it stopped)."""
+    report.write_result(f"stopped: {reason}\n")
+    return printable(f"{reason}. The source is untouched; {resume}.", lines=True)
 
 
 class PlanRefused(Exception):

@@ -63,6 +63,9 @@ class Finished:
     ok: bool
     message: str
     report: str = ""
+    resumable: bool = False
+    """Stopped before the end (cancelled, or the link to the target lost),
+    the source untouched: the same run again resumes."""
 
 
 Event = StepStarted | StepFinished | Progress | Log | FileChanged | Finished

@@ -5,14 +5,19 @@ again: when every planned partition is on the disk with the planned
 geometry and a filesystem of the planned type and UUID, partitioning and
 mkfs are skipped and the copy continues where it stopped (rsync finds what
 is already there). Anything else and the disks are prepared from scratch.
+
+A run that lost its link to the target could not unmount there: the next
+run finds its mounts and unmounts them first (:func:`leftover_mounts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .plan import DiskPlan, Plan
+from .layout_geometry import partition_device
+from .parsers import MountEntry
+from .plan import SIDE_MOUNTS, TARGET_ROOT, DiskPlan, Plan
 from .target_output import MalformedOutput, parse_blkid_export, parse_sfdisk_json
 
 
@@ -62,3 +67,25 @@ def resumable(
             parts.append(replace(p, uuid=uuid) if not p.uuid else p)
         disks.append(replace(dp, partitions=tuple(parts)))
     return replace(plan, disks=tuple(disks)), ""
+
+
+def on_disk(device: str, disk: str) -> bool:
+    """``device`` is ``disk`` or one of its partitions (/dev/loop1p2 is on
+    /dev/loop1, /dev/loop10 is not)."""
+    return device == disk or any(device == partition_device(disk, n) for n in range(1, 129))
+
+
+def leftover_mounts(mounts: Sequence[MountEntry], disks: Sequence[str]) -> list[str]:
+    """Mount points an earlier run left on the target, in the order to
+    unmount them (the last mounted first): everything below TARGET_ROOT and
+    SIDE_MOUNTS (p2v mounts nothing else there), and those directories
+    themselves where a filesystem of the instance's ``disks`` is on them
+    (a tmpfs the bootstrap OS put there stays)."""
+    left = []
+    for m in reversed(mounts):
+        for top in (TARGET_ROOT, SIDE_MOUNTS):
+            below = m.target.startswith(top + "/")
+            if below or (m.target == top and any(on_disk(m.source, d) for d in disks)):
+                left.append(m.target)
+                break
+    return left

@@ -140,6 +140,9 @@ class SimulatedTarget:
         with contextlib.suppress(FileNotFoundError):
             self._local(path).unlink()
 
+    def check_link(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -13,14 +13,13 @@ import functools
 import io
 import logging
 import os
-import select
 import shlex
 import socket
 import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import paramiko
 
@@ -28,7 +27,8 @@ from ..model.hostkey import KNOWN_HOSTS_ALIAS, HostKeyPinError, fingerprint, kno
 from ..model.parsers import MountEntry, parse_proc_mounts
 from ..model.target_output import parse_missing_tools
 from .runner import CommandError, CommandResult
-from .target import TargetError, ask, read_at_most
+from .sshlink import KEEPALIVE_INTERVAL, KEEPALIVE_MISSES, Link, watch_link
+from .target import MalformedAnswer, TargetError, ask, read_at_most
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,17 @@ REMOTE_ENV = ("env", "LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:
 
 MOUNTS_LIMIT = 4 * 1024 * 1024
 """/proc/self/mounts of a bootstrap OS is a few KiB; thousands of mounts fit."""
+
+OUTPUT_LIMIT = 16 * 1024 * 1024
+"""Bytes of output (and of errors) read from one target command: what p2v
+runs there prints a few KiB; a target printing more is broken or lies."""
+
+POLL_INTERVAL = 0.02
+"""Seconds between two looks at a running command's channel."""
+
+COMMAND_TIMEOUT = 600.0
+"""Seconds a target command may take unless its caller allows more (mkfs,
+the chroot's commands): a command that hangs on a live link ends too."""
 
 
 class HostKeyMismatch(TargetError):
@@ -109,18 +120,23 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _connection(method: Callable[P, R]) -> Callable[P, R]:
+def _connection(method: Callable[Concatenate[SshTarget, P], R]) -> Callable[Concatenate[SshTarget, P], R]:
     """A lost connection or a failing remote file operation becomes a
-    TargetError saying so (a missing file stays FileNotFoundError for the
-    callers that expect it)."""
+    TargetError saying so, a TargetLost when the link is gone (a missing
+    file stays FileNotFoundError for the callers that expect it)."""
 
     @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: SshTarget, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        self._link.ensure()
         try:
-            return method(*args, **kwargs)
-        except FileNotFoundError:
+            return method(self, *args, **kwargs)
+        except (FileNotFoundError, TargetError):
             raise
         except (paramiko.SSHException, EOFError, OSError) as e:
+            self._forget_files()  # an SFTP session in an unknown state
+            if isinstance(e, TimeoutError):
+                self._link.check()  # no answer in time: lost, or only slow?
+            self._link.ensure(e)
             raise TargetError(f"the target's SSH connection failed ({method.__name__}): {e}") from e
 
     return wrapper
@@ -133,6 +149,7 @@ class SshTarget:
         self, transport: paramiko.Transport, *, address: str, host: str, port: int, user: str, identity: str
     ) -> None:
         self._transport = transport
+        self._link = Link(transport, address)
         self._sftp: paramiko.SFTPClient | None = None
         self.address = address
         """The address connected to: OpenSSH (rsync, tar) uses the same."""
@@ -195,7 +212,7 @@ class SshTarget:
                 ) from None
             except (paramiko.SSHException, EOFError, OSError) as e:
                 raise TargetError(f"SSH authentication with {host}:{port} failed: {e}") from None
-            transport.set_keepalive(15)
+            transport.set_keepalive(KEEPALIVE_INTERVAL)
         except BaseException:
             transport.close()
             raise
@@ -213,15 +230,18 @@ class SshTarget:
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult:
+        """``timeout``: seconds the command may take (default
+        :data:`COMMAND_TIMEOUT`); a link lost meanwhile raises TargetLost
+        within :data:`LINK_TIMEOUT`."""
         command = shlex.join([*REMOTE_ENV, *argv])
         log.debug("target$ %s", shlex.join(argv))
-        chan = self._transport.open_session()
+        chan = self._link.open_channel()
         try:
             chan.exec_command(command)
             if input is not None:
                 chan.sendall(input)
             chan.shutdown_write()
-            out, err = _collect(chan, timeout, argv)
+            out, err = self._collect(chan, COMMAND_TIMEOUT if timeout is None else timeout, argv)
             code = chan.recv_exit_status()
         finally:
             chan.close()
@@ -231,6 +251,47 @@ class SshTarget:
         if check and code != 0:
             raise CommandError(argv, code, result.stderr or result.stdout)
         return result
+
+    def _collect(self, chan: paramiko.Channel, timeout: float, argv: Sequence[str]) -> tuple[bytes, bytes]:
+        """Output and errors until the command exits; TargetLost when the
+        transport dies first (its channels then close without a status)."""
+        out = bytearray()
+        err = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(out) > OUTPUT_LIMIT or len(err) > OUTPUT_LIMIT:
+                raise MalformedAnswer(
+                    f"{shlex.join(argv)} on the target printed more than {OUTPUT_LIMIT // 2**20} MiB: "
+                    "refusing to read more"
+                )
+            if chan.recv_ready():
+                out += chan.recv(65536)
+                continue
+            if chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+                continue
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                if chan.exit_status < 0:  # no status: closed by a dying connection?
+                    self._link.ensure()
+                # Drain what arrived between the checks.
+                while chan.recv_ready():
+                    out += chan.recv(65536)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                return bytes(out), bytes(err)
+            if time.monotonic() > deadline:
+                self._link.check()
+                raise TargetError(f"{shlex.join(argv)}: no result after {timeout:.0f} s on the target")
+            # Not select() on the channel: its fileno() is a pipe that
+            # paramiko 2.12 writes to from its own thread, and closing the
+            # channel while output still arrives (a command given up) makes
+            # that write fail with EBADF, which ends the whole connection.
+            chan.status_event.wait(POLL_INTERVAL)
+
+    def check_link(self) -> None:
+        """Raise TargetLost unless the target answers within LINK_TIMEOUT;
+        once lost, every later call raises the same TargetLost at once."""
+        self._link.check()
 
     @_connection
     def missing_tools(self, names: Sequence[str]) -> list[str]:
@@ -256,10 +317,16 @@ class SshTarget:
 
     def _files(self) -> paramiko.SFTPClient:
         if self._sftp is None:
-            self._sftp = paramiko.SFTPClient.from_transport(self._transport)
-            if self._sftp is None:
-                raise TargetError("the target refused the SFTP subsystem")
+            chan = self._link.open_channel()
+            chan.invoke_subsystem("sftp")
+            self._sftp = paramiko.SFTPClient(chan)
         return self._sftp
+
+    def _forget_files(self) -> None:
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None:
+            with contextlib.suppress(Exception):
+                sftp.close()
 
     @_connection
     def read_file(self, path: str, *, limit: int) -> bytes | None:
@@ -340,8 +407,11 @@ class SshTarget:
             "-o", "UpdateHostKeys=no",
             "-o", "Compression=no",  # measured: costs more CPU than it saves on a LAN
             "-o", "Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
-            "-o", "ServerAliveInterval=15",
-            "-o", "ServerAliveCountMax=8",
+            # a dead link ends ssh (and with it rsync or tar) after
+            # LINK_TIMEOUT; with ControlMaster it is the master that asks
+            # and ends, and every session through it ends with it
+            "-o", f"ServerAliveInterval={KEEPALIVE_INTERVAL}",
+            "-o", f"ServerAliveCountMax={KEEPALIVE_MISSES}",
             "-o", "ConnectTimeout=20",
             "-o", "LogLevel=ERROR",
             # one connection for every pass of every job: no key exchange
@@ -352,8 +422,7 @@ class SshTarget:
         ]  # fmt: skip
 
     def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
+        self._forget_files()
         self._transport.close()
 
 
@@ -400,6 +469,7 @@ def _handshake(
             "instance is started with the ramboot initrd, and the network of this live system."
         ) from None
     address = str(sock.getpeername()[0])
+    watch_link(sock)
     transport = paramiko.Transport(sock)
     transport.get_security_options().key_types = algorithms
     try:
@@ -413,26 +483,3 @@ def _handshake(
         transport.close()
         raise TargetError(f"SSH handshake with {host}:{port} failed: {e}") from None
     return transport, address
-
-
-def _collect(chan: paramiko.Channel, timeout: float | None, argv: Sequence[str]) -> tuple[bytes, bytes]:
-    out = bytearray()
-    err = bytearray()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        if chan.recv_ready():
-            out += chan.recv(65536)
-            continue
-        if chan.recv_stderr_ready():
-            err += chan.recv_stderr(65536)
-            continue
-        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-            # Drain what arrived between the checks.
-            while chan.recv_ready():
-                out += chan.recv(65536)
-            while chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
-            return bytes(out), bytes(err)
-        if deadline is not None and time.monotonic() > deadline:
-            raise TargetError(f"{shlex.join(argv)}: no result after {timeout:.0f} s on the target")
-        select.select([chan], [], [], 0.5)

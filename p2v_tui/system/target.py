@@ -44,6 +44,12 @@ def read_at_most(f: _Readable, path: str, limit: int) -> bytes:
     return data
 
 
+class TargetLost(TargetError):
+    """The link to the target is gone (no answer in time, or the connection
+    ended): nothing more can be done there until a new connection. What the
+    run did so far stays; the same run again resumes."""
+
+
 class Target(Protocol):
     description: str
 
@@ -82,6 +88,10 @@ class Target(Protocol):
         ...
 
     def remove(self, path: str) -> None: ...
+
+    def check_link(self) -> None:
+        """Raise TargetLost unless the target still answers (bounded in time)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import urwid
 
+from ..engine.headless import EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_STOPPED
 from ..engine.session import Parts, Session
 from ..model.answers import Answers
 from ..system.report import Report
@@ -173,12 +174,6 @@ class WizardApp:
                 self.loop.remove_watch_pipe(fd)
 
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_NOT_CONFIRMED = 3
-EXIT_CANCELLED = 4
-
-
 class WizardRun:
     """The eight screens in order; the Done screen reads the Transfer screen's outcome."""
 
@@ -206,13 +201,14 @@ class WizardRun:
 
     def exit_code(self) -> int:
         """As headless mode: 0 migrated, 1 failed, 3 left before the
-        transfer (nothing written), 4 cancelled (resumable)."""
+        transfer (nothing written), 4 stopped before the end (cancelled or
+        the link lost; resumable)."""
         outcome = getattr(self.transfer, "outcome", None)
         if outcome is None:
             return EXIT_NOT_CONFIRMED
         if outcome.ok:
             return EXIT_OK
-        return EXIT_CANCELLED if outcome.cancelled else EXIT_FAILED
+        return EXIT_STOPPED if outcome.cancelled or outcome.lost else EXIT_FAILED
 
 
 def run_wizard(

@@ -24,7 +24,7 @@ from typing import Generic, Protocol, TypeVar
 
 from ..engine.executor import ExecutionError
 from ..engine.prepare import Prepared, PrepareError
-from ..engine.session import Connected, Outcome, PlanRefused, Session
+from ..engine.session import Connected, Outcome, PlanRefused, Session, stopped
 from ..model.answers import Answers, TargetAnswers
 from ..model.edits import FixupChoices
 from ..model.events import Event, printable_event
@@ -35,7 +35,7 @@ from ..model.validate import printable
 from ..system.answers_io import dump_answers
 from ..system.keyfile import store_pasted_key
 from ..system.runner import CommandError
-from ..system.target import TargetError
+from ..system.target import TargetError, TargetLost
 from ..system.transfer import Cancelled, TransferError
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,13 @@ class Finished:
     message: str
     next_steps: str
     report: str
+    lost: bool = False
+    """The link to the target was lost (or could not be made again): the
+    run can be retried (:meth:`Controller.retry`), and then resumes."""
 
+
+RESUME = "p2v run again with the same target resumes"
+"""How a stopped wizard run goes on (headless mode says: the same command again)."""
 
 Spawn = Callable[[Callable[[], None]], None]
 Post = Callable[[Callable[[], None]], None]
@@ -128,7 +134,15 @@ class Controller:
 
     # -- running slow work --------------------------------------------------
 
-    def _background(self, work: Callable[[], T], done: Callable[[Result[T]], object]) -> None:
+    def _background(
+        self,
+        work: Callable[[], T],
+        done: Callable[[Result[T]], object],
+        keep: Callable[[T], None] | None = None,
+    ) -> None:
+        """``work`` in a worker; on the UI loop, ``keep`` stores its value
+        (controller state changes only there), then ``done`` gets the result."""
+
         def run() -> None:
             result: Result[T]
             try:
@@ -143,6 +157,8 @@ class Controller:
                 result = Failed(printable(f"internal error ({type(e).__name__}: {e}); details in debug.log"))
 
             def deliver() -> None:
+                if keep is not None and isinstance(result, Done):
+                    keep(result.value)
                 done(result)
 
             self.post(deliver)
@@ -201,25 +217,20 @@ class Controller:
     def connect(self, done: Callable[[Result[Connected]], object]) -> None:
         """Connect with the current target answers (host key pinned)."""
         answers = self.answers
+        self._background(lambda: self.session.connect(answers), done, self._keep_connected)
 
-        def work() -> Connected:
-            connected = self.session.connect(answers)
-            self.connected = connected
-            return connected
-
-        self._background(work, done)
+    def _keep_connected(self, connected: Connected) -> None:
+        self.connected = connected
 
     # -- source -------------------------------------------------------------
 
     def probe(self, done: Callable[[Result[Machine]], object]) -> None:
         answers = self.answers
 
-        def work() -> Machine:
-            machine = self.session.probe(answers)
+        def keep(machine: Machine) -> None:
             self.machine = machine
-            return machine
 
-        self._background(work, done)
+        self._background(lambda: self.session.probe(answers), done, keep)
 
     def set_source_disks(self, disks: tuple[str, ...] | None) -> None:
         self.answers = dataclasses.replace(self.answers, source_disks=disks)
@@ -244,12 +255,10 @@ class Controller:
         the data does not fit (and what could be excluded)."""
         answers = self.answers
 
-        def work() -> Prepared:
-            prepared = self.session.prepare(answers)
+        def keep(prepared: Prepared) -> None:
             self.prepared = prepared
-            return prepared
 
-        self._background(work, done)
+        self._background(lambda: self.session.prepare(answers), done, keep)
 
     # -- the migration ------------------------------------------------------
 
@@ -272,13 +281,31 @@ class Controller:
         to ``on_event`` in order, then ``done`` once."""
         if self.prepared is None:
             raise RuntimeError("plan first")
-        prepared = self.prepared
         answers = dataclasses.replace(self.answers, confirm=True)
         self.answers = answers
         # the choices, replayable headless: p2v --answers-file answers.yaml --yes
         # (written unconfirmed: a replay erases the target only when told again)
         written, note = self._replayable(dataclasses.replace(answers, confirm=False, interactive=False))
         self.session.report.write_text("answers.yaml", dump_answers(written, note))
+        self._execute(on_event, done, reconnect=False)
+
+    def retry(self, on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+        """After the link was lost: connect again (the host key checked
+        again), then run the executor again with the same plan, which
+        resumes. Events and ``done`` as for :meth:`start`. A cancel asked
+        for before the link was found lost is forgotten: retrying is asking
+        to go on."""
+        if self.prepared is None:
+            raise RuntimeError("plan first")
+        self.session.cancel.clear()
+        self._execute(on_event, done, reconnect=True)
+
+    def _execute(
+        self, on_event: Callable[[Event], None], done: Callable[[Finished], None], *, reconnect: bool
+    ) -> None:
+        assert self.prepared is not None
+        prepared = self.prepared
+        answers = self.answers
         session = self.session
 
         def on_worker(event: Event) -> None:
@@ -288,19 +315,24 @@ class Controller:
         def work() -> None:
             report = str(session.report.directory)
             try:
+                if reconnect:
+                    try:
+                        fresh = session.connect(answers)
+                    except EXPECTED_FAILURES as e:
+                        log.debug("connecting again failed", exc_info=True)
+                        message = f"could not connect to the target again: {e}"
+                        self.post(lambda: done(Finished(False, False, message, "", report, lost=True)))
+                        return
+                    self.post(lambda: self._keep_connected(fresh))
                 outcome: Outcome = session.execute(answers, prepared, also=on_worker)
                 name = outcome.prepared.facts.name
                 finished = Finished(True, False, f"migrated into {name}", outcome.next_steps, report)
             except Cancelled as e:
-                session.report.write_result(f"cancelled: {e}\n")
-                said = printable(str(e), lines=True)
-                finished = Finished(
-                    False,
-                    True,
-                    f"cancelled: {said}. The source was not touched; start again to resume.",
-                    "",
-                    report,
-                )
+                message = stopped(session.report, f"cancelled: {e}", resume=RESUME)
+                finished = Finished(False, True, message, "", report)
+            except TargetLost as e:
+                message = stopped(session.report, str(e), resume=RESUME)
+                finished = Finished(False, False, message, "", report, lost=True)
             except EXPECTED_FAILURES as e:
                 log.debug("migration failed", exc_info=True)
                 session.report.write_result(f"failed: {e}\n")

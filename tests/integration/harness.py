@@ -158,8 +158,12 @@ def _case(name: str) -> Case:
 
 
 @contextlib.contextmanager
-def source_machine(name: str, work: Path, *, small_files: int = 1500) -> Iterator[Source]:
-    """Build the case's disk, populate its tree, unmount, yield it attached."""
+def source_machine(
+    name: str, work: Path, *, small_files: int = 1500, large_file: int = 12 * MiB, sparse_file: int = 64 * MiB
+) -> Iterator[Source]:
+    """Build the case's disk, populate its tree, unmount, yield it attached.
+    ``large_file``: bytes of random data in one file (large enough for the
+    tar pass by default); ``sparse_file``: the apparent size of a sparse one."""
     case = _case(name)
     with loop_disk(case.disk, work / f"{name}.img") as disk:
         fss = [dataclasses.replace(fs, device=disk.device(fs.part)) for fs in case.filesystems]
@@ -183,7 +187,8 @@ def source_machine(name: str, work: Path, *, small_files: int = 1500) -> Iterato
                     fstab=render_fstab(case.fstab),
                     small_files=small_files,
                     swapfile_size=case.swapfile,
-                    random_file_size=12 * MiB,  # large enough for the tar pass
+                    random_file_size=large_file,
+                    sparse_file_size=sparse_file,
                 ),
             )
         yield Source(disk, tree, fss, swap_device=swap)

@@ -304,7 +304,9 @@ def test_cancel_mid_copy_then_run_again_resumes(small_source, tmp_path: Path) ->
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 4, out
-        assert "cancelled" in out and "run again to resume" in out
+        last = out.strip().splitlines()[-1]
+        assert last.startswith("STOPPED: cancelled: "), out
+        assert last.endswith("The source is untouched; run the same command again to resume."), out
         mounts = target.host.run(["cat", "/proc/self/mounts"]).stdout.split("\n")
         assert not [m for m in mounts if " /target/" in m or " /run/p2v-target/" in m], "left mounted"
 

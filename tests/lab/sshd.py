@@ -134,6 +134,19 @@ def fingerprint(pub_path: Path) -> str:
     return out.stdout.split()[1]
 
 
+BOOTSTRAP_FACTS = Path(__file__).resolve().parents[2] / "osdef" / "p2v-target" / "instance-facts"
+"""Writes the bootstrap OS's sshd policy (SSHD_POLICY)."""
+
+
+def bootstrap_client_alive() -> list[str]:
+    """The ClientAlive* lines of the bootstrap OS's sshd policy: the lab's
+    sshd ends a session whose client went silent as the bootstrap's does."""
+    lines = [line for line in BOOTSTRAP_FACTS.read_text().splitlines() if line.startswith("ClientAlive")]
+    if len(lines) != 2:
+        raise RuntimeError(f"{BOOTSTRAP_FACTS}: expected ClientAliveInterval and ClientAliveCountMax")
+    return lines
+
+
 def sshd_config_text(
     *,
     listen: str,
@@ -163,6 +176,8 @@ def sshd_config_text(
         "PrintMotd no",
         "PrintLastLog no",
         "X11Forwarding no",
+        # as the bootstrap OS: a session whose client went silent ends
+        *bootstrap_client_alive(),
         # No AcceptEnv: the client's locale and environment do not reach the target.
     ]
     return "\n".join(lines) + "\n"

@@ -115,7 +115,7 @@ def test_headless_command_never_confirms_by_itself() -> None:
 @pytest.mark.parametrize(
     ("code", "dry_run", "start"),
     [(0, True, "dry run done"), (0, False, "migration done"), (1, False, "FAILED"),
-     (3, False, "NOT CONFIRMED"), (4, True, "cancelled"), (9, False, "FAILED with exit code 9")],
+     (3, False, "NOT CONFIRMED"), (4, True, "STOPPED"), (9, False, "FAILED with exit code 9")],
 )  # fmt: skip
 def test_outcome_lines(code: int, dry_run: bool, start: str) -> None:
     assert p2v_live.outcome(code, dry_run=dry_run).startswith(start)

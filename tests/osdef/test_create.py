@@ -140,6 +140,8 @@ def test_create_writes_the_bootstrap_os(tmp_path: Path, node: Node, ssh_key: str
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "HostKey /etc/ssh/ssh_host_ed25519_key",
+            "ClientAliveInterval 10",  # a dead session ends in about a minute,
+            "ClientAliveCountMax 3",  # releasing the /target mounts it held
         ):
             assert line in policy
         assert [line for line in policy if line.startswith("HostKey")] == [

@@ -1,6 +1,8 @@
 """The wizard's controller drives the same session as headless mode: the
 built-in demo (real rsync into a directory, simulated disk commands) from
-connect to done, and the answers it writes replay headless to the same plan."""
+connect to done, and the answers it writes replay headless to the same plan;
+a link to the target lost mid-run ends retryable, and a retry connects again
+and completes; what the controller keeps changes on the UI loop only."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -21,12 +23,14 @@ from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import Prepared
 from p2v_tui.engine.session import Connected, Parts, Session
 from p2v_tui.model.answers import Answers
-from p2v_tui.model.events import Event, Progress, StepFinished
+from p2v_tui.model.events import Event, Log, Progress, StepFinished
 from p2v_tui.model.machine import Machine
 from p2v_tui.model.netconfig import NetworkState, StaticConfig
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
 from p2v_tui.tui.controller import Controller, Done, Failed, Finished, Result, inline
+
+from ..engine.linkcut import Link, cuttable_demo
 
 if not shutil.which("rsync"):
     pytest.skip("needs rsync", allow_module_level=True)
@@ -175,3 +179,102 @@ def test_a_pasted_key_is_named_by_its_file_name_in_the_written_answers(
     assert json.loads((tmp_path / "replay" / "plan.json").read_text()) == json.loads(
         (tmp_path / "report" / "plan.json").read_text()
     )
+
+
+class Loop:
+    """The UI loop as the controller sees it: ``post`` queues, ``drain``
+    runs what was posted (workers run inline, at once)."""
+
+    def __init__(self) -> None:
+        self.posted: list[Callable[[], None]] = []
+
+    def post(self, work: Callable[[], None]) -> None:
+        self.posted.append(work)
+
+    def drain(self) -> None:
+        while self.posted:
+            self.posted.pop(0)()
+
+
+@pytest.fixture
+def cut(tmp_path: Path) -> Iterator[tuple[Controller, Link, Loop]]:
+    """A controller over the demo whose link to the target can be cut,
+    connected, probed and planned."""
+    link = Link()
+    report = Report(tmp_path / "report")
+    session = Session(cuttable_demo(tmp_path, link), report, report.event, threading.Event())
+    loop = Loop()
+    controller = Controller(
+        session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
+    )
+    for step in (controller.connect, controller.probe, controller.plan):
+        step(value)
+        loop.drain()
+    yield controller, link, loop
+    controller.close()
+    report.close()
+
+
+def test_a_lost_link_ends_resumable_and_retry_connects_again_and_completes(
+    cut: tuple[Controller, Link, Loop], tmp_path: Path
+) -> None:
+    controller, link, loop = cut
+    link.cut_in_copy = True
+    finished: list[Finished] = []
+    controller.start(lambda e: None, finished.append)
+    assert finished == []  # nothing reaches the screen but through the UI loop
+    loop.drain()
+    (lost,) = finished
+    assert lost.lost and not lost.ok and not lost.cancelled
+    assert lost.message.startswith("the link to the target is lost")
+    assert (
+        (tmp_path / "report" / "result.txt").read_text().startswith("stopped: the link to the target is lost")
+    )
+
+    # still cut: connecting again fails, and the run stays retryable
+    controller.retry(lambda e: None, finished.append)
+    loop.drain()
+    assert finished[1].lost and finished[1].message.startswith("could not connect to the target again")
+
+    link.restore()
+    before = controller.connected
+    events: list[Event] = []
+    controller.retry(events.append, finished.append)
+    assert controller.connected is before  # changed on the UI loop only
+    loop.drain()
+    assert controller.connected is not before and controller.connected is not None
+    assert finished[2].ok and "gnt-instance start" in finished[2].next_steps
+    logs = [e.message for e in events if isinstance(e, Log)]
+    assert "unmounting what an earlier run left mounted on the target: /target" in logs
+    assert all(e.ok for e in events if isinstance(e, StepFinished))
+    assert (tmp_path / "report" / "result.txt").read_text().startswith("migrated into web01.example.org")
+
+
+def test_a_retry_goes_on_even_after_a_cancel_asked_while_the_link_was_dying(
+    cut: tuple[Controller, Link, Loop],
+) -> None:
+    controller, link, loop = cut
+    link.cut_at_command = "mkswap"
+    finished: list[Finished] = []
+    controller.start(lambda e: None, finished.append)
+    controller.cancel()  # as if pressed while the hung command waited for the link timeout
+    loop.drain()
+    assert finished[0].lost
+    link.restore()
+    controller.retry(lambda e: None, finished.append)
+    loop.drain()
+    assert finished[1].ok, finished[1]
+
+
+def test_state_changes_reach_the_controller_on_the_ui_loop_only(cut: tuple[Controller, Link, Loop]) -> None:
+    controller, _link, loop = cut
+    controller.connected = controller.machine = controller.prepared = None
+    got: list[object] = []
+    controller.connect(got.append)
+    controller.probe(got.append)
+    controller.plan(got.append)
+    assert got == [] and (controller.connected, controller.machine, controller.prepared) == (None, None, None)
+    loop.drain()
+    assert [type(r) for r in got] == [Done, Done, Done]
+    assert controller.connected is not None and controller.machine is not None
+    assert controller.prepared is not None

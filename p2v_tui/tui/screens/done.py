@@ -39,14 +39,22 @@ def result_lines(
         out += [("body", line) for line in outcome.next_steps.splitlines()]
         out += [("body", ""), ("body", f"The report (plan, diffs, answers.yaml, debug.log) is in {report}")]
         return out
-    head = "Cancelled" if outcome.cancelled else "The migration failed"
+    head = (
+        "Cancelled"
+        if outcome.cancelled
+        else "Stopped: the link to the target was lost"
+        if outcome.lost
+        else "The migration failed"
+    )
     out = [("error", f"{cross} {head}:"), ("body", f"  {outcome.message}"), ("body", "")]
     if log_lines:
         out.append(("title", "Last log lines:"))
         out += [("body", f"  {line}") for line in log_lines[-LOG_LINES:]]
         out.append(("body", ""))
     out.append(("title", "What to try:"))
-    if not outcome.cancelled:
+    if outcome.lost:
+        out.append(("body", "  When the target is reachable again, run p2v again with the same target:"))
+    elif not outcome.cancelled:
         out.append(("body", "  Fix what the error names, then run p2v again with the same target:"))
     out.append(("body", "  a new run resumes (partitions and filesystems already made are kept)."))
     out.append(("body", f"  The details are in {report}/debug.log"))
@@ -83,6 +91,8 @@ class DoneScreen:
             title = "Migrated"
         elif outcome is not None and outcome.cancelled:
             title = "Cancelled: the target can be resumed"
+        elif outcome is not None and outcome.lost:
+            title = "Stopped: the target can be resumed"
         else:
             title = "The migration failed"
         self.frame.set_title(title)

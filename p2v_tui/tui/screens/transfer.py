@@ -1,6 +1,9 @@
 """Transfer: the migration running, shown as the executor's steps, the
 copy's progress and the log. Cancelling asks first, then lets the executor
 stop at a safe point (the target stays resumable, the source untouched).
+When the link to the target is lost the screen says so and stays: Retry
+connects again and runs the executor again, which resumes; Continue goes
+to Done.
 
 Events arrive on the urwid loop, many per second during a copy; drawing
 each would slow the terminal (a serial console at 115200 baud draws a full
@@ -37,6 +40,8 @@ EXECUTOR_STEPS = [
 StepStarted brings the executor's own title)."""
 
 KEYS = [("Esc", "cancel"), ("Up/Down", "scroll the log"), ("End", "follow the log")]
+LOST_KEYS = [("Esc", "retry"), ("F2", "continue to Done"), ("Up/Down", "scroll the log")]
+"""While the link is lost the Back button is Retry (Esc presses it)."""
 
 MIN_INTERVAL = 0.25
 """Seconds between redraws: at most about four a second."""
@@ -96,6 +101,7 @@ class TransferScreen:
         """How the migration ended, for the Done screen."""
         self._started = False
         self._cancelling = False
+        self._title = "Migrating"
         g = nav.glyphs
         self.checklist = StepChecklist(EXECUTOR_STEPS, g)
         self.progress = TransferProgress(g)
@@ -108,7 +114,7 @@ class TransferScreen:
             body,
             KEYS,
             glyphs=g,
-            on_back=self.ask_cancel,
+            on_back=self._back,
             on_continue=self._continue,
             back_label="Cancel",
         )
@@ -130,7 +136,8 @@ class TransferScreen:
         self._started = True
         prepared = self.controller.prepared
         name = prepared.facts.name if prepared is not None else "the instance"
-        self.frame.set_title(f"Migrating this machine into {name}")
+        self._title = f"Migrating this machine into {name}"
+        self.frame.set_title(self._title)
         self.frame.set_status("Starting ...")
         self.controller.start(self.on_event, self.finished)
 
@@ -155,10 +162,49 @@ class TransferScreen:
     def finished(self, outcome: Finished) -> None:
         self.outcome = outcome
         self.frame.close_modal()  # a cancel question still open is moot
-        self.frame.set_status(outcome.message)
         self.frame.set_continue(True)
+        if outcome.lost:
+            self._show_lost(outcome)
+            self.nav.redraw()
+            return
+        self.frame.set_status(outcome.message)
         self.nav.redraw()
         self.nav.next()
+
+    # -- a lost link ----------------------------------------------------------------
+
+    def _show_lost(self, outcome: Finished) -> None:
+        self.log.append(outcome.message, "error")
+        self.frame.set_title("The link to the target was lost: nothing on this machine was changed")
+        self.frame.set_error(
+            "The link to the target was lost. Retry connects again and resumes the copy; "
+            "Continue ends here (p2v run again later resumes too)."
+        )
+        self.frame.set_back_label("Retry")
+        self.frame.set_keys(LOST_KEYS)
+        self.frame.focus_back()  # the likely next step, once the link is back
+
+    def retry(self) -> None:
+        """Connect again and run the migration again: it resumes."""
+        if self.outcome is None or not self.outcome.lost:
+            return
+        self.outcome = None
+        self._cancelling = False
+        self.checklist.reset()
+        self.log.append("connecting to the target again")
+        self.frame.set_title(self._title)
+        self.frame.set_back_label("Cancel")
+        self.frame.set_keys(KEYS)
+        self.frame.set_continue(False, "migrating ...")
+        self.frame.set_status("Connecting to the target again ...")
+        self.nav.redraw()
+        self.controller.retry(self.on_event, self.finished)
+
+    def _back(self) -> None:
+        if self.outcome is not None and self.outcome.lost:
+            self.retry()
+        else:
+            self.ask_cancel()
 
     # -- cancelling -----------------------------------------------------------------
 

@@ -166,6 +166,12 @@ class WizardFrame(urwid.WidgetWrap):  # type: ignore[misc]
     def message(self) -> str:
         return markup_text(self._message)
 
+    def set_back_label(self, label: str) -> None:
+        """Name the Back button after what it does now (it keeps its callback)."""
+        if self._back is not None:
+            self._back.set_label(label)
+            self._build_buttons()
+
     def set_continue(self, enabled: bool, reason: str = "") -> None:
         """Allow or forbid continuing; the reason is shown beside the
         button so nobody wonders why it does nothing."""
@@ -182,6 +188,11 @@ class WizardFrame(urwid.WidgetWrap):  # type: ignore[misc]
 
     def focus_buttons(self) -> None:
         self._inner.focus_position = 2
+
+    def focus_back(self) -> None:
+        """Focus the Back button (where it does what comes next, e.g. Retry)."""
+        if self._back is not None:
+            self._focus_button(first=True)
 
     def focus_body(self) -> None:
         if body_has_fields(self._body):

@@ -111,6 +111,13 @@ class StepChecklist(urwid.WidgetWrap):  # type: ignore[misc]
     def state(self, step_id: str) -> StepState:
         return self._steps[step_id].state
 
+    def reset(self) -> None:
+        """Every step pending again (a run started anew)."""
+        for step in self._steps.values():
+            step.state = "pending"
+            step.message = ""
+        self._redraw()
+
     def start(self, step_id: str, title: str | None = None) -> None:
         step = self._steps.setdefault(step_id, _Step(title or step_id))
         if title:

@@ -1,6 +1,7 @@
 """The done screen after real demo runs: a migration that worked (the
 Ganeti commands to start the instance, where the report is) and one
-cancelled during the copy (the reason, the last log lines, how to resume)."""
+cancelled during the copy (the reason, the last log lines, how to resume);
+a failure and a lost link to the target, each with what to try."""
 
 from __future__ import annotations
 
@@ -84,6 +85,23 @@ def test_a_failure_says_what_to_fix(migrated: Demo) -> None:
     assert "error: copy failed" in text
     assert "Fix what the error names, then run p2v again" in text
     assert "/tmp/r/debug.log" in text
+
+
+def test_a_lost_link_says_so_and_how_to_resume(migrated: Demo) -> None:
+    lost = Finished(False, False, "the link to the target is lost: no answer from 192.0.2.20 for 40 s. "
+                    "The source is untouched; p2v run again with the same target resumes.", "", "/tmp/r",
+                    lost=True)  # fmt: skip
+    nav = FakeNav()
+    s = DoneScreen(mock_controller(migrated.controller), nav, Transfer(lost, ["error: copy failed"]))
+    s.enter()
+    lines = render(s.frame)
+    text = "\n".join(lines)
+    assert "Stopped: the target can be resumed" in text
+    assert "✗ Stopped: the link to the target was lost:" in text
+    assert "no answer from 192.0.2.20 for 40 s" in text
+    assert "When the target is reachable again, run p2v again with the same target" in text
+    assert "a new run resumes" in text and "Fix what the error names" not in text
+    save_screen("done-lost", lines)
 
 
 @pytest.mark.parametrize("which", ["migrated", "cancelled"])

@@ -21,7 +21,7 @@ import pytest
 import urwid
 
 from p2v_tui.demo import DemoNetwork, _data, demo_parts
-from p2v_tui.engine.session import Session
+from p2v_tui.engine.session import Parts, Session
 from p2v_tui.model.edits import FileEdit, FixupChoices, StaticAddress
 from p2v_tui.model.events import Event
 from p2v_tui.system.answers_io import load_answers
@@ -48,9 +48,11 @@ class Demo:
     finished: list[Finished] = field(default_factory=list)
 
 
-def demo(tmp: Path) -> Generator[Demo, None, None]:
+def demo(tmp: Path, parts: Parts | None = None) -> Generator[Demo, None, None]:
+    """``parts``: the demo's own by default."""
     report = Report(tmp / "report")
-    session = Session(demo_parts(tmp / "source", tmp / "target"), report, report.event, threading.Event())
+    parts = parts or demo_parts(tmp / "source", tmp / "target")
+    session = Session(parts, report, report.event, threading.Event())
     c = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
     for step in (c.connect, c.probe, c.plan):
         step(lambda r: None if not isinstance(r, Failed) else pytest.fail(r.message))

@@ -1,22 +1,27 @@
 """The transfer screen replaying the events of a real demo migration (real
 rsync into a directory): steps checked off, progress with the current file,
-the log; redraws throttled; cancel asks first and then stops the run."""
+the log; redraws throttled; cancel asks first and then stops the run; a
+link to the target lost mid-copy is said, and retried or left for Done."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from p2v_tui.model.events import Event, Progress, StepStarted
 from p2v_tui.model.units import format_size
+from p2v_tui.tui.app import WizardRun
 from p2v_tui.tui.controller import Finished
 from p2v_tui.tui.screens.transfer import RedrawThrottle, TransferScreen
 from p2v_tui.tui.widgets.progress import format_eta
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
+from ...engine.linkcut import Link, cuttable_demo
 from ..render import is_ascii, press, render, screen
 from .support import FakeNav, save_screen
 from .test_fixups import Demo, demo, mock_controller
@@ -176,3 +181,121 @@ def test_ascii_mode_draws_only_ascii(recorded: Demo) -> None:
     assert is_ascii(render(s.frame))
     press(s.frame, "esc")
     assert is_ascii(render(s.frame))
+
+
+@dataclass
+class LostRun:
+    """A real demo migration whose link was cut at 40 % of the copy, then
+    retried through the controller once the link was back."""
+
+    demo: Demo
+    lost_events: list[Event]
+    lost: Finished
+    retry_events: list[Event]
+    retried: Finished
+
+
+@pytest.fixture(scope="module")
+def lost_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LostRun]:
+    tmp = tmp_path_factory.mktemp("lost")
+    link = Link(cut_in_copy=True)
+    running = demo(tmp, cuttable_demo(tmp, link))
+    d = next(running)
+    lost_events: list[Event] = []
+    lost: list[Finished] = []
+    d.controller.start(lost_events.append, lost.append)
+    link.restore()
+    retry_events: list[Event] = []
+    retried: list[Finished] = []
+    d.controller.retry(retry_events.append, retried.append)
+    yield LostRun(d, lost_events, lost[0], retry_events, retried[0])
+    running.close()
+
+
+def make_lost(run: LostRun, glyphs: Glyphs = UTF8_GLYPHS) -> tuple[TransferScreen, FakeNav, Any]:
+    """The screen after the lost run; ``retry`` replays the real retry."""
+    ctl = mock_controller(run.demo.controller)
+
+    def replay(events: list[Event], finished: Finished) -> Callable[..., None]:
+        def play(on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+            for event in events:
+                on_event(event)
+            done(finished)
+
+        return play
+
+    ctl.start.side_effect = replay(run.lost_events, run.lost)
+    ctl.retry.side_effect = replay(run.retry_events, run.retried)
+    nav = FakeNav(glyphs)
+    s = TransferScreen(ctl, nav, clock=Clock())
+    s.enter()
+    return s, nav, ctl
+
+
+def test_a_lost_link_stays_on_the_screen_saying_so_and_offers_retry_and_done(lost_run: LostRun) -> None:
+    assert lost_run.lost.lost and not lost_run.lost.ok and not lost_run.lost.cancelled
+    s, nav, ctl = make_lost(lost_run)
+    assert nav.calls == []  # not on to Done by itself
+    lines = render(s.frame)
+    text = "\n".join(lines)
+    assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+    assert "The link to the target was lost: nothing on this machine was changed" in text
+    assert "✗ Copying, filesystem by filesystem" in text or "✗ Mounting and copying" in text
+    assert "✗ The link to the target was lost. Retry connects again and resumes" in text
+    assert "[ Retry ]" in text and "[ Continue ]" in text and "[ Cancel ]" not in text
+    assert "Esc retry  F2 continue to Done" in text
+    assert s.log_lines[-1].startswith("error: the link to the target is lost: no answer")
+    assert s.log_lines[-1].endswith("The source is untouched; p2v run again with the same target resumes.")
+    save_screen("transfer-lost", lines)
+    press(s.frame, "f2")  # Done, with the outcome that says why
+    assert nav.calls == ["next"] and s.outcome is lost_run.lost
+    ctl.retry.assert_not_called()
+
+
+def test_retry_connects_again_and_the_resumed_run_goes_to_done(lost_run: LostRun) -> None:
+    s, nav, ctl = make_lost(lost_run)
+    press(s.frame, "enter")  # the focus is on Retry
+    ctl.retry.assert_called_once()
+    assert nav.calls == ["next"] and s.outcome is lost_run.retried and s.outcome.ok
+    text = screen(s.frame)
+    assert "Migrating this machine into web01.example.org" in text
+    assert "[ Cancel ]" in text and "✗" not in text.split("───")[0]
+    assert "✓ Checking the target" in text and "✓ After the transfer: none" in text
+    assert "connecting to the target again" in s.log_lines
+    # what the lost run left mounted, unmounted by the retry
+    assert "unmounting what an earlier run left mounted on the target: /target" in s.log_lines
+
+
+def test_a_retry_that_cannot_connect_stays_lost_and_can_be_retried_again(lost_run: LostRun) -> None:
+    s, nav, ctl = make_lost(lost_run)
+    again = Finished(False, False, "could not connect to the target again: cannot reach the test target",
+                     "", "/tmp/report", lost=True)  # fmt: skip
+    ctl.retry.side_effect = lambda on_event, done: done(again)
+    press(s.frame, "esc")  # Esc presses Retry
+    assert nav.calls == [] and s.outcome is again
+    assert "could not connect to the target again" in s.log_lines[-1]
+    assert "[ Retry ]" in screen(s.frame)
+    press(s.frame, "esc")
+    assert ctl.retry.call_count == 2
+
+
+def test_the_lost_screen_in_ascii(lost_run: LostRun) -> None:
+    s, _nav, _ctl = make_lost(lost_run, ASCII_GLYPHS)
+    lines = render(s.frame)
+    assert is_ascii(lines) and "[ Retry ]" in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (None, 3),
+        (Finished(True, False, "migrated into web01", "", ""), 0),
+        (Finished(False, False, "rsync failed", "", ""), 1),
+        (Finished(False, True, "cancelled: copy of / cancelled", "", ""), 4),
+        (Finished(False, False, "the link to the target is lost", "", "", lost=True), 4),
+    ],
+)
+def test_the_wizard_exits_as_headless_mode(outcome: Finished | None, code: int) -> None:
+    run = WizardRun()
+    run.transfer = SimpleNamespace(outcome=outcome)
+    assert run.exit_code() == code

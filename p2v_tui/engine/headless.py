@@ -21,7 +21,6 @@ from typing import TextIO
 from ..model.answers import Answers
 from ..model.describe import describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
-from ..model.redact import redact
 from ..model.validate import printable
 from ..system.answers_io import dump_answers
 from ..system.report import Report
@@ -133,7 +132,7 @@ def _run(
         _say(out, describe_plan(prepared.plan, prepared.facts))
         _say(out, describe_fixups(prepared.fixups))
         for edit in prepared.fixups.edits:
-            _say(out, redact(edit.diff()))
+            _say(out, edit.shown_diff())
         if prepared.refusal:
             report.write_result(f"failed before any write:\n{prepared.refusal}\n")
             emit(Finished(False, f"refused, nothing was written: {prepared.refusal}", str(report.directory)))

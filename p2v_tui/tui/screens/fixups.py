@@ -22,7 +22,6 @@ import urwid
 from ...engine.prepare import Prepared
 from ...model.edits import FileEdit, FixupChoices, StaticAddress
 from ...model.fixups.network import static_problem
-from ...model.redact import redact
 from ...model.validate import hostname_problem, parse_interface_address, parse_ip
 from ..controller import Controller, Done, Failed, Result
 from ..widgets.common import FitLine, Markup, PlainButton, styled_button, truncate_end
@@ -353,7 +352,7 @@ class FixupsScreen:
         edits = prepared.fixups.edits
         edit = edits[i]
         self._diff = DiffView(
-            redact(edit.diff()), self.nav.glyphs, path=edit.path, index=i + 1, count=len(edits)
+            edit.shown_diff(), self.nav.glyphs, path=edit.path, index=i + 1, count=len(edits)
         )
         self._body.original_widget = self._diff
         self.frame.set_title(f"{edit.fixup}: {edit.reason}")

@@ -18,7 +18,8 @@ import pytest
 
 from p2v_tui.demo import _data
 from p2v_tui.engine import executor
-from p2v_tui.engine.headless import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, Options, run
+from p2v_tui.engine.exits import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from p2v_tui.engine.headless import Options, run
 from p2v_tui.system.answers_io import load_answers
 
 from .linkcut import LOST, Link, cuttable_demo

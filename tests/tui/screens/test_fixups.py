@@ -21,12 +21,13 @@ import pytest
 import urwid
 
 from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.engine.ending import Ending
 from p2v_tui.engine.session import Parts, Session
 from p2v_tui.model.edits import FileEdit, FixupChoices, StaticAddress
 from p2v_tui.model.events import Event
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
-from p2v_tui.tui.controller import Controller, Failed, Finished, inline
+from p2v_tui.tui.controller import Controller, Failed, inline
 from p2v_tui.tui.screens.fixups import FixupsScreen, address_error, dns_error, hostname_error
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
@@ -45,7 +46,7 @@ class Demo:
     controller: Controller
     tmp: Path
     events: list[Event] = field(default_factory=list)
-    finished: list[Finished] = field(default_factory=list)
+    finished: list[Ending] = field(default_factory=list)
 
 
 def demo(tmp: Path, parts: Parts | None = None) -> Generator[Demo, None, None]:

@@ -59,12 +59,16 @@ FILESYSTEMS = (
 SWAP_UUID = "e1b7d4c9-8a2f-4c3e-b5d6-1f0a9e8c7b04"
 
 
-def _data(name: str) -> Path:
+def example_file(name: str) -> Path:
+    """A file of the built-in example shipped in the package
+    (``p2v_tui/data/demo/``): ``answers.yaml``, ``instance.json``, the
+    recorded ``network/`` and the configuration tree ``root/``. Tests use
+    the same files, so they run against what the demo runs."""
     return Path(str(resources.files("p2v_tui").joinpath(f"data/demo/{name}")))
 
 
 def _config_files() -> dict[str, str]:
-    root = _data("root")
+    root = example_file("root")
     return {"/" + str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
@@ -160,13 +164,13 @@ def demo_machine(dirs: dict[str, Path]) -> Machine:
 def demo_answers() -> Answers:
     """The example's answers: the simulated target (its host key pinned),
     the disks confirmed for erasing."""
-    return load_answers(str(_data("answers.yaml")))
+    return load_answers(str(example_file("answers.yaml")))
 
 
 def demo_parts(source: Path, target_root: Path) -> Parts:
     dirs = build_sample_tree(source)
     machine = demo_machine(dirs)
-    facts_doc = json.loads(_data("instance.json").read_text())
+    facts_doc = json.loads(example_file("instance.json").read_text())
     facts = facts_from_json(facts_doc)
     instance_json = json.dumps(facts_doc).encode()
 
@@ -226,7 +230,7 @@ class DemoNetwork:
     validated and shown as applied, nothing on this machine changes."""
 
     def __init__(self) -> None:
-        demo = _data("network")
+        demo = example_file("network")
         self._state = network_state(
             (demo / "addr.json").read_text(),
             (demo / "route4.json").read_text(),

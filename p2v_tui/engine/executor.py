@@ -169,7 +169,7 @@ class Executor:
             # the migration is complete; not powering off is a warning
             self._log(str(e), "warning")
             return replace(migration, plan=plan, fixups=fixups, after="none")
-        except TargetLost as e:
+        except (TargetLost, CommandError) as e:
             self._log(f"the migration is complete, but '{migration.after}' was not run on the target: {e}",
                       "warning")  # fmt: skip
             return replace(migration, plan=plan, fixups=fixups, after="none")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from p2v_tui.demo import _data, demo_answers, demo_machine
+from p2v_tui.demo import demo_answers, demo_machine, example_file
 from p2v_tui.engine import ending
 from p2v_tui.engine.ending import NOT_CONFIRMED, SAME_COMMAND, SAME_TARGET, Ending
 from p2v_tui.engine.exits import EXIT_CODES, EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_STOPPED
@@ -44,7 +44,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     dirs = {mp: base / mp.strip("/") for mp in ("/", "/boot", "/home")}
     for d in dirs.values():
         d.mkdir(exist_ok=True)
-    facts = facts_from_json(json.loads(_data("instance.json").read_text()))
+    facts = facts_from_json(json.loads(example_file("instance.json").read_text()))
     answers = demo_answers()
     return make_plan(
         demo_machine(dirs),

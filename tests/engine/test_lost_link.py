@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from p2v_tui.demo import _data
+from p2v_tui.demo import example_file
 from p2v_tui.engine import executor
 from p2v_tui.engine.exits import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 from p2v_tui.engine.headless import Options, run
@@ -38,7 +38,7 @@ class Demo:
     def run(self, name: str) -> tuple[int, str, list[dict[str, Any]], float]:
         """Exit code, console, events, seconds."""
         console = io.StringIO()
-        answers = load_answers(str(_data("answers.yaml")))
+        answers = load_answers(str(example_file("answers.yaml")))
         start = time.monotonic()
         code = run(answers, self.parts, Options(report_dir=self.tmp / name, console=console))
         took = time.monotonic() - start

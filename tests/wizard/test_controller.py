@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
 from p2v_tui.engine.ending import Ending
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import Prepared
@@ -48,7 +48,7 @@ def parts(tmp_path: Path) -> Parts:
 def controller(parts: Parts, tmp_path: Path) -> Iterator[Controller]:
     report = Report(tmp_path / "report")
     session = Session(parts, report, report.event, threading.Event())
-    yield Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    yield Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     session.close()
     report.close()
 
@@ -109,7 +109,9 @@ def test_an_unreachable_target_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     parts = demo_parts(tmp_path / "source", tmp_path / "target")
     report = Report(tmp_path / "report")
     session = Session(replace(parts, connect=refuse), report, report.event, threading.Event())  # type: ignore[arg-type]
-    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
+    )
     got: list[Result[Connected]] = []
     controller.connect(got.append)
     report.close()
@@ -138,7 +140,9 @@ def test_changing_the_source_disks_probes_again(parts: Parts, tmp_path: Path) ->
 
     report = Report(tmp_path / "report")
     session = Session(replace(parts, probe=probe), report, report.event, threading.Event())
-    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
+    )
     controller.probe(value)
     controller.probe(value)
     controller.set_source_disks(("/dev/sda",))
@@ -206,7 +210,7 @@ def cut(tmp_path: Path) -> Iterator[tuple[Controller, Link, Loop]]:
     session = Session(cuttable_demo(tmp_path, link), report, report.event, threading.Event())
     loop = Loop()
     controller = Controller(
-        session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
     )
     for step in (controller.connect, controller.probe, controller.plan):
         step(value)
@@ -274,7 +278,7 @@ def test_state_changes_reach_the_controller_on_the_ui_loop_only(tmp_path: Path) 
     session = Session(cuttable_demo(tmp_path, Link()), report, report.event, threading.Event())
     loop = Loop()
     controller = Controller(
-        session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
     )
     got: list[object] = []
     for step, shown in (

@@ -20,7 +20,7 @@ from unittest import mock
 import pytest
 import urwid
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
 from p2v_tui.engine.ending import Ending
 from p2v_tui.engine.session import Parts, Session
 from p2v_tui.model.edits import FileEdit, FixupChoices, StaticAddress
@@ -54,7 +54,7 @@ def demo(tmp: Path, parts: Parts | None = None) -> Generator[Demo, None, None]:
     report = Report(tmp / "report")
     parts = parts or demo_parts(tmp / "source", tmp / "target")
     session = Session(parts, report, report.event, threading.Event())
-    c = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    c = Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     for step in (c.connect, c.probe, c.plan):
         step(lambda r: None if not isinstance(r, Failed) else pytest.fail(r.message))
     try:
@@ -99,7 +99,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture
 def ctl(planned: Demo) -> Any:
-    planned.controller.answers = load_answers(str(_data("answers.yaml")))
+    planned.controller.answers = load_answers(str(example_file("answers.yaml")))
     planned.controller.plan(lambda r: None)
     return mock_controller(planned.controller)
 

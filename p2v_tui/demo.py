@@ -27,7 +27,7 @@ from typing import TextIO
 
 from .engine.session import Parts
 from .model.answers import Answers
-from .model.fstab import parse_fstab
+from .model.fstab_syntax import parse_fstab
 from .model.machine import ConfigSnapshot, Disk, Filesystem, Machine, OsInfo, Partition, SwapArea
 from .model.netconfig import DefaultRoute, NetworkState, StaticConfig, network_state, validate
 from .model.target import facts_from_json

@@ -55,8 +55,8 @@ from ..model.resume import leftover_mounts, on_disk, resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.target_output import parse_blkid_export, parse_disk_size, parse_sector_size, parse_stat_devices
 from ..model.units import format_size
-from ..system.mounts import umount_argv
 from ..system.runner import CommandError
+from ..system.source_mounts import umount_argv
 from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError, TargetLost, ask
 from ..system.transfer import Cancelled, Transfer

@@ -27,8 +27,8 @@ from ..model.redact import redact
 from ..model.validate import printable
 from ..system.report import Report
 from . import ending
-from .console import ConsoleRenderer
 from .session import Parts, Session
+from .terminal import ConsoleRenderer
 
 log = logging.getLogger(__name__)
 

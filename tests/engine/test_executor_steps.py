@@ -27,7 +27,7 @@ from p2v_tui.engine.executor import AFTER_COMMANDS, ExecutionError, Executor, Mi
 from p2v_tui.engine.prepare import Prepared, make_plan
 from p2v_tui.model.events import Event, FileChanged, Log, Progress, StepFinished, StepStarted
 from p2v_tui.model.fixups import plan_fixups
-from p2v_tui.model.fstab import parse_fstab
+from p2v_tui.model.fstab_syntax import parse_fstab
 from p2v_tui.model.machine import Machine, Subvolume, SwapArea
 from p2v_tui.model.parsers import MountEntry
 from p2v_tui.model.plan import CopyJob

@@ -156,16 +156,23 @@ def p2v_argv(answers_file: str, report: str, *, dry_run: bool) -> list[str]:
     ]  # fmt: skip
 
 
+OUTCOMES = {
+    0: "migration done",
+    1: "FAILED (or invalid answers): see the messages above and the report",
+    2: "FAILED: wrong command line",
+    3: "NOT CONFIRMED: put 'confirm: true' in the answers file to erase the target disks",
+    4: "STOPPED (cancelled, or the link to the target lost): the source is untouched; boot again to resume",
+}
+"""One console line for each of p2v's exit codes (``p2v --help``). Written
+out here, as this runs before p2v_tui is known to import; a test holds it to
+p2v_tui/engine/exits.py."""
+
+
 def outcome(code: int, *, dry_run: bool) -> str:
-    """One line for the console, from p2v's exit code (p2v --help)."""
-    return {
-        0: "dry run done: nothing was written" if dry_run else "migration done",
-        1: "FAILED (or invalid answers): see the messages above and the report",
-        2: "FAILED: wrong command line",
-        3: "NOT CONFIRMED: put 'confirm: true' in the answers file to erase the target disks",
-        4: "STOPPED (cancelled, or the link to the target lost): the source is untouched; "
-        "boot again to resume",
-    }.get(code, f"FAILED with exit code {code}")
+    """One line for the console, from p2v's exit code."""
+    if code == 0 and dry_run:
+        return "dry run done: nothing was written"
+    return OUTCOMES.get(code, f"FAILED with exit code {code}")
 
 
 def relative_identity(answers_text: str) -> str:

@@ -1,26 +1,38 @@
-"""Composition root: the command line, and the one place where real or
-simulated parts are chosen."""
+"""Composition root: the command line, the one place where real or
+simulated parts are chosen, and where parts, session, report and frontend
+(headless or the wizard) are put together, for a real machine and the
+built-in demo alike."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+from .engine.exits import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    exit_codes_help,
+    internal_error,
+)
 from .model.answers import Answers, TargetAnswers
 from .model.machine import Machine
-from .model.validate import printable
 from .system.answers_io import AnswersError, load_answers
 from .system.report import ReportError, default_report_dir
 
 if TYPE_CHECKING:
     from .engine.session import Parts
+    from .tui.controller import Network
 
 log = logging.getLogger("p2v_tui")
 
@@ -33,16 +45,9 @@ then waits for this program over SSH. The source disks are only ever mounted
 read-only; the instance's disks are erased and repartitioned.
 """
 
-EPILOG = """\
-exit codes:
-  0  done (or valid, with --validate; or plan shown, with --dry-run)
-  1  failed; or the answers file is invalid; nothing was written to the
-     target unless the message says a step after 'partition' failed
-  2  wrong command line
-  3  not confirmed: add 'confirm: true' to the answers file or pass --yes
-  4  stopped before the end, resumable: cancelled (Ctrl-C) or the link to
-     the target lost; the source is untouched, run the same command again
-
+EPILOG = (
+    exit_codes_help()
+    + """
 examples:
   p2v --demo                          the whole flow on a built-in example
   p2v --wizard                        the interactive wizard (what the live image starts)
@@ -55,6 +60,7 @@ examples:
 
 The answers file format is described in README.md ("Answers file").
 """
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -141,9 +147,9 @@ def _validate(path: str) -> int:
         print(f"{path}: invalid", file=sys.stderr)
         for line in e.errors:
             print(f"  {line}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"{path}: valid")
-    return 0
+    return EXIT_OK
 
 
 def _p2v_records(record: logging.LogRecord) -> bool:
@@ -170,9 +176,8 @@ def _internal_error(exc: BaseException, report_dir: Path | None) -> int:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(details)
         path = Path(name)
-    first = printable((str(exc).splitlines() or [""])[0][:200])
-    print(f"p2v: internal error ({type(exc).__name__}: {first}); details in {path}", file=sys.stderr)
-    return 1
+    print(f"p2v: {internal_error(exc, path)}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _quiet_console(handler: logging.Handler) -> None:
@@ -197,10 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         return _main(args, handler, report_dir)
     except ReportError as e:
         print(f"p2v: {e}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("p2v: interrupted; run the same command again to resume", file=sys.stderr)
-        return 4
+        return EXIT_STOPPED
     except Exception as e:
         return _internal_error(e, report_dir[0] if report_dir else None)
     finally:
@@ -214,20 +219,13 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
         return _validate(args.validate)
     if not (args.answers_file or args.demo or args.wizard):
         parser().print_help()
-        return 2
+        return EXIT_USAGE
     from .engine.headless import Options, run
 
     events = _events_stream(args.events)
     console = sys.stderr if args.events == "-" else sys.stdout
-    if args.demo and args.wizard:
-        from .demo import demo_wizard
-
-        _quiet_console(handler)
-        return demo_wizard(report=Path(args.report) if args.report else None)
     if args.demo:
-        from .demo import demo_run
-
-        return demo_run(report=Path(args.report) if args.report else None, events=events, console=console)
+        return _demo(args, handler, events, console)
     answers: Answers = Answers(TargetAnswers("", "", ""))
     if args.answers_file:
         try:
@@ -236,20 +234,19 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
             print(f"{args.answers_file}: invalid, nothing was touched", file=sys.stderr)
             for line in e.errors:
                 print(f"  {line}", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
     if os.geteuid() != 0:
         print("p2v must run as root: it reads the source disks and mounts them read-only", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     report = Path(args.report or answers.report or default_report_dir())
     report_dir.append(report)
     parts = _real_parts()
     if args.wizard or answers.interactive:
         from .system.netlive import LiveNetwork
         from .system.runner import LocalRunner
-        from .tui.app import run_wizard
 
         _quiet_console(handler)
-        return run_wizard(answers, parts, LiveNetwork(LocalRunner()), report)
+        return _wizard(answers, parts, LiveNetwork(LocalRunner()), report)
     options = Options(
         report_dir=report,
         yes=args.yes,
@@ -259,6 +256,46 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
         verbose=args.verbose,
     )
     return run(answers, parts, options)
+
+
+def _demo(args: argparse.Namespace, handler: logging.Handler, events: TextIO | None, console: TextIO) -> int:
+    """The built-in example, headless or in the wizard (``--wizard``): the
+    same runs as on a real machine, over the demo's parts."""
+    from .demo import DEMO_REPORT, DemoNetwork, demo_answers, demo_setup
+    from .engine.headless import Options, run
+
+    report = Path(args.report) if args.report else Path.cwd() / DEMO_REPORT
+    if args.wizard:
+        _quiet_console(handler)
+        answers = dataclasses.replace(demo_answers(), interactive=True, confirm=False)
+        with demo_setup(report) as parts:
+            return _wizard(answers, parts, DemoNetwork(), report)
+    with demo_setup(report, console) as parts:
+        return run(demo_answers(), parts, Options(report_dir=report, events=events, console=console))
+
+
+def _wizard(answers: Answers, parts: Parts, network: Network, report_dir: Path) -> int:
+    """The wizard from the first screen to the last, over the same session
+    and report directory as headless mode (answers.yaml, plan, diffs,
+    events, debug.log, result.txt)."""
+    from .engine import ending
+    from .engine.session import Session
+    from .system.report import Report
+    from .tui.app import WizardApp, WizardRun
+    from .tui.controller import Controller
+
+    report = Report(report_dir)
+    session = Session(parts, report, report.event, threading.Event())
+    controller = Controller(session, answers, network)
+    run = WizardRun()
+    try:
+        WizardApp(controller, run.factories()).run()
+        if run.ending() is None:
+            ending.not_confirmed(report)  # left before the transfer
+    finally:
+        controller.close()
+        report.close()
+    return run.exit_code()
 
 
 if __name__ == "__main__":

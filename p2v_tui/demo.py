@@ -1,4 +1,6 @@
-"""``p2v --demo``: the whole headless flow on a built-in example machine.
+"""The parts of ``p2v --demo`` (and ``p2v --wizard --demo``): a built-in
+example machine, its answers, a simulated target and a recorded network; the
+composition root (app) runs them as it runs a real machine.
 
 The example is an old Debian server (msdos table, /boot, /, swap, /home on
 a logical partition, fstab by /dev/sdX names, a static eth0 bound to its MAC)
@@ -11,21 +13,21 @@ there, so the result can be inspected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import random
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .engine.headless import Options, run
 from .engine.session import Parts
 from .model.answers import Answers
-from .model.fstab import parse_fstab
+from .model.fstab_syntax import parse_fstab
 from .model.machine import ConfigSnapshot, Disk, Filesystem, Machine, OsInfo, Partition, SwapArea
 from .model.netconfig import DefaultRoute, NetworkState, StaticConfig, network_state, validate
 from .model.target import facts_from_json
@@ -37,7 +39,10 @@ from .system.simulated import SimulatedTarget
 from .system.sources import DirectorySources
 from .system.target import Target
 from .system.transfer import RsyncTransfer
-from .tui.app import run_wizard
+
+DEMO_REPORT = "p2v-demo-report"
+"""The demo's report directory (with the migrated tree), in the current
+directory unless ``--report`` names another."""
 
 DEMO_BWLIMIT_KIB = 12 * 1024
 """The sample tree is small; a limit keeps the copy long enough to watch."""
@@ -54,12 +59,16 @@ FILESYSTEMS = (
 SWAP_UUID = "e1b7d4c9-8a2f-4c3e-b5d6-1f0a9e8c7b04"
 
 
-def _data(name: str) -> Path:
+def example_file(name: str) -> Path:
+    """A file of the built-in example shipped in the package
+    (``p2v_tui/data/demo/``): ``answers.yaml``, ``instance.json``, the
+    recorded ``network/`` and the configuration tree ``root/``. Tests use
+    the same files, so they run against what the demo runs."""
     return Path(str(resources.files("p2v_tui").joinpath(f"data/demo/{name}")))
 
 
 def _config_files() -> dict[str, str]:
-    root = _data("root")
+    root = example_file("root")
     return {"/" + str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
@@ -152,10 +161,16 @@ def demo_machine(dirs: dict[str, Path]) -> Machine:
     )
 
 
+def demo_answers() -> Answers:
+    """The example's answers: the simulated target (its host key pinned),
+    the disks confirmed for erasing."""
+    return load_answers(str(example_file("answers.yaml")))
+
+
 def demo_parts(source: Path, target_root: Path) -> Parts:
     dirs = build_sample_tree(source)
     machine = demo_machine(dirs)
-    facts_doc = json.loads(_data("instance.json").read_text())
+    facts_doc = json.loads(example_file("instance.json").read_text())
     facts = facts_from_json(facts_doc)
     instance_json = json.dumps(facts_doc).encode()
 
@@ -170,7 +185,7 @@ def demo_parts(source: Path, target_root: Path) -> Parts:
         return RsyncTransfer(local_root=str(target_root), bwlimit_kib=DEMO_BWLIMIT_KIB)
 
     by_device = {dev: str(dirs[mp]) for dev, mp, *_ in FILESYSTEMS}
-    pinned = load_answers(str(_data("answers.yaml"))).target.host_key
+    pinned = demo_answers().target.host_key
     return Parts(
         connect=connect,
         probe=lambda a: machine,
@@ -184,39 +199,30 @@ def demo_parts(source: Path, target_root: Path) -> Parts:
     )
 
 
-def demo_run(*, report: Path | None, events: TextIO | None, console: TextIO) -> int:
-    """Run the demo; the report and the migrated tree stay in ``report``."""
-    answers = load_answers(str(_data("answers.yaml")))
-    keep = report or Path.cwd() / "p2v-demo-report"
-    target_root = keep / "simulated-target"
+@contextlib.contextmanager
+def demo_setup(report: Path, console: TextIO | None = None) -> Iterator[Parts]:
+    """The demo's parts for one run whose report goes to ``report``: the
+    sample tree in a temporary directory (removed afterwards), the simulated
+    target's tree afresh in ``report``/simulated-target, where it stays to be
+    inspected. With ``console``, the simulated disk commands are shown there
+    as they run, and at the end where the migrated tree is."""
+    target_root = report / "simulated-target"
     if target_root.exists():
         shutil.rmtree(target_root)
-    shown = logging.StreamHandler(console)
-    shown.setLevel(logging.INFO)
-    shown.setFormatter(logging.Formatter("    [simulated] %(message)s"))
+    shown: logging.Handler = logging.NullHandler()
+    if console is not None:
+        shown = logging.StreamHandler(console)
+        shown.setLevel(logging.INFO)
+        shown.setFormatter(logging.Formatter("    [simulated] %(message)s"))
     simulated_log = logging.getLogger(simulated.__name__)
     simulated_log.addHandler(shown)
     try:
         with tempfile.TemporaryDirectory(prefix="p2v-demo-") as tmp:
-            parts = demo_parts(Path(tmp) / "source", target_root)
-            code = run(answers, parts, Options(report_dir=keep, events=events, console=console))
+            yield demo_parts(Path(tmp) / "source", target_root)
     finally:
         simulated_log.removeHandler(shown)
-    console.write(f"\nThe migrated tree (what the target's /target held): {target_root / 'target'}\n")
-    return code
-
-
-def demo_wizard(*, report: Path | None, env: Mapping[str, str] | None = None, screen: Any = None) -> int:
-    """The wizard on the built-in example: pre-filled with the demo's answers,
-    the simulated target, the recorded network."""
-    answers = dataclasses.replace(load_answers(str(_data("answers.yaml"))), interactive=True, confirm=False)
-    keep = report or Path.cwd() / "p2v-demo-report"
-    target_root = keep / "simulated-target"
-    if target_root.exists():
-        shutil.rmtree(target_root)
-    with tempfile.TemporaryDirectory(prefix="p2v-demo-") as tmp:
-        parts = demo_parts(Path(tmp) / "source", target_root)
-        return run_wizard(answers, parts, DemoNetwork(), keep, env=env, screen=screen)
+    if console is not None:
+        console.write(f"\nThe migrated tree (what the target's /target held): {target_root / 'target'}\n")
 
 
 class DemoNetwork:
@@ -224,7 +230,7 @@ class DemoNetwork:
     validated and shown as applied, nothing on this machine changes."""
 
     def __init__(self) -> None:
-        demo = _data("network")
+        demo = example_file("network")
         self._state = network_state(
             (demo / "addr.json").read_text(),
             (demo / "route4.json").read_text(),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from p2v_tui.model.fstab import parse_fstab
+from p2v_tui.model.fstab_syntax import parse_fstab
 from p2v_tui.model.machine import FstabEntry
 from tests.lab.compare import bytes_outside, decode_acl, matcher, shown
 from tests.lab.netns import NetnsPair, namespace_names, setup_argvs

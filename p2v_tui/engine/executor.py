@@ -54,8 +54,8 @@ from ..model.resume import leftover_mounts, on_disk, resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.target_output import parse_blkid_export, parse_disk_size, parse_sector_size, parse_stat_devices
 from ..model.units import format_size
-from ..system.mounts import umount_argv
 from ..system.runner import CommandError
+from ..system.source_mounts import umount_argv
 from ..system.sources import SourceAccess
 from ..system.target import Target, TargetError, TargetLost, ask
 from ..system.transfer import Cancelled, Transfer
@@ -168,7 +168,7 @@ class Executor:
             # the migration is complete; not powering off is a warning
             self._log(str(e), "warning")
             return replace(migration, plan=plan, fixups=fixups, after="none")
-        except TargetLost as e:
+        except (TargetLost, CommandError) as e:
             self._log(f"the migration is complete, but '{migration.after}' was not run on the target: {e}",
                       "warning")  # fmt: skip
             return replace(migration, plan=plan, fixups=fixups, after="none")

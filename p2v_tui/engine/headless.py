@@ -2,7 +2,9 @@
 
 The flow is the same for a real machine and the built-in demo; what differs
 (real SSH target or simulated, probed machine or example) comes in as
-:class:`Parts`, chosen once by the composition root (app).
+:class:`Parts`, chosen once by the composition root (app). The run ends
+as the wizard's does, in :mod:`p2v_tui.engine.ending` (result.txt, the last
+line, the exit code).
 """
 
 from __future__ import annotations
@@ -22,24 +24,12 @@ from ..model.answers import Answers
 from ..model.describe import describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
 from ..model.validate import printable
-from ..system.answers_io import dump_answers
 from ..system.report import Report
-from ..system.runner import CommandError
-from ..system.target import TargetError, TargetLost
-from ..system.transfer import Cancelled, TransferError
-from .console import ConsoleRenderer
-from .executor import ExecutionError
-from .prepare import PrepareError
-from .session import Parts, PlanRefused, Session, stopped
+from . import ending
+from .session import Parts, Session
+from .terminal import ConsoleRenderer
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_NOT_CONFIRMED = 3
-EXIT_STOPPED = 4
-"""Stopped before the end, resumable: cancelled (Ctrl-C) or the link to
-the target lost. The source is untouched; the same command again resumes."""
 
 
 @dataclass(frozen=True)
@@ -106,59 +96,38 @@ def _run(
     emit: Callable[[Event], None],
     cancel: threading.Event,
 ) -> int:
-    out = options.console
     if parts.label:
-        _say(out, parts.label + "\n")
-    report.write_text("answers.yaml", dump_answers(answers))
-    destructive = not options.dry_run
-    if destructive and not (answers.confirm or options.yes):
-        message = (
-            "refusing to erase the target disks: put 'confirm: true' in the answers file or pass --yes "
-            "(or use --dry-run to see the plan)"
-        )
-        emit(Finished(False, message, str(report.directory)))
-        return EXIT_NOT_CONFIRMED
+        _say(options.console, parts.label + "\n")
     session = Session(parts, report, emit, cancel)
     try:
-        session.connect(answers)
-        machine = session.probe(answers)
-        _say(out, describe_machine(machine))
         try:
-            prepared = session.prepare(answers)
-        except PlanRefused as e:
-            report.write_result(f"failed before any write:\n{e}\n")
-            emit(Finished(False, str(e), str(report.directory)))
-            return EXIT_FAILED
-        _say(out, describe_plan(prepared.plan, prepared.facts))
-        _say(out, describe_fixups(prepared.fixups))
-        for edit in prepared.fixups.edits:
-            _say(out, edit.shown_diff())
-        if prepared.refusal:
-            report.write_result(f"failed before any write:\n{prepared.refusal}\n")
-            emit(Finished(False, f"refused, nothing was written: {prepared.refusal}", str(report.directory)))
-            return EXIT_FAILED
-        if options.dry_run:
-            report.write_result("dry run: nothing was written\n")
-            emit(
-                Finished(
-                    True, f"dry run: nothing was written; report in {report.directory}", str(report.directory)
-                )
-            )
-            return EXIT_OK
-        outcome = session.execute(answers, prepared)
-        facts = outcome.prepared.facts
-        result = outcome.next_steps
-        emit(Finished(True, f"{machine.os.hostname or 'the source'} migrated into {facts.name}.\n{result}\n"
-                      f"Report: {report.directory}", str(report.directory)))  # fmt: skip
-        return EXIT_OK
-    except (Cancelled, TargetLost) as e:
-        reason = f"cancelled: {e}" if isinstance(e, Cancelled) else str(e)
-        emit(Finished(False, stopped(report, reason), str(report.directory), resumable=True))
-        return EXIT_STOPPED
-    except (TargetError, CommandError, PrepareError, ExecutionError, TransferError, OSError) as e:
-        log.debug("failure", exc_info=True)
-        report.write_result(f"failed: {e}\n")
-        emit(Finished(False, f"{e}\nDebug log: {report.directory / 'debug.log'}", str(report.directory)))
-        return EXIT_FAILED
+            ended = _migrate(answers, session, options)
+        except Exception as e:  # a defect too: said in one line, its traceback in debug.log
+            ended = ending.raised(report, e)
+        emit(Finished(ended.ok, ended.console, ended.report, resumable=ended.resumable))
+        return ended.code
     finally:
         session.close()
+
+
+def _migrate(answers: Answers, session: Session, options: Options) -> ending.Ending:
+    """Every step, showing the machine, the plan and the changes; how the
+    run ended (a failure raises)."""
+    out = options.console
+    report = session.report
+    session.write_answers(answers)
+    if not options.dry_run and not (answers.confirm or options.yes):
+        return ending.not_confirmed(report)
+    session.connect(answers)
+    machine = session.probe(answers)
+    _say(out, describe_machine(machine))
+    prepared = session.prepare(answers)
+    _say(out, describe_plan(prepared.plan, prepared.facts))
+    _say(out, describe_fixups(prepared.fixups))
+    for edit in prepared.fixups.edits:
+        _say(out, edit.shown_diff())
+    if prepared.refusal:
+        return ending.refused(report, prepared.refusal)
+    if options.dry_run:
+        return ending.dry_run(report)
+    return ending.migrated(report, session.execute(answers, prepared))

@@ -24,7 +24,7 @@ from ..model.fixups import plan_fixups
 from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.target import InstanceFacts, TargetDisk
-from ..model.validate import printable
+from ..system.answers_io import dump_answers
 from ..system.host import boot_id
 from ..system.measure import measure_exclusions, space_hint
 from ..system.report import Report
@@ -92,14 +92,6 @@ def next_steps(after: str, name: str, boot: str) -> str:
     )
 
 
-def stopped(report: Report, reason: str, *, resume: str = "run the same command again to resume") -> str:
-    """For a run stopped before its end (cancelled, or the link to the
-    target lost): writes result.txt and returns what the person is told
-    (``resume``: how to go on from where it stopped)."""
-    report.write_result(f"stopped: {reason}\n")
-    return printable(f"{reason}. The source is untouched; {resume}.", lines=True)
-
-
 class PlanRefused(Exception):
     """The data does not fit (or the layout is impossible); nothing was
     written. The message says how much is missing and what could be excluded."""
@@ -113,29 +105,70 @@ def _both(first: Callable[[Event], None], second: Callable[[Event], None]) -> Ca
     return emit
 
 
+@dataclass(frozen=True)
+class _Probed:
+    """The source as probed for a choice of disks, and its files (mounted
+    read-only as the steps need them)."""
+
+    machine: Machine
+    access: SourceAccess
+    disks: tuple[str, ...] | None
+
+
 class Session:
     """Holds the target connection and the source access between steps; close
-    it once (also after a failure)."""
+    it once (also after a failure).
+
+    What a screen shows (:attr:`connected`, :attr:`machine`,
+    :attr:`prepared`) changes only in the ``keep_*`` methods. Headless mode
+    calls :meth:`connect`, :meth:`probe` and :meth:`prepare`, which do a step
+    and keep its result at once. The wizard does the step in a worker
+    (:meth:`reach`, :meth:`read_source`, :meth:`plan`: they keep nothing a
+    screen shows) and keeps the result on its UI loop, so nothing on a screen
+    changes under it."""
 
     def __init__(self, parts: Parts, report: Report, emit: Callable[[Event], None], cancel: threading.Event):
         self.parts = parts
         self.report = report
         self.emit = emit
         self.cancel = cancel
-        self.connected: Connected | None = None
-        self.machine: Machine | None = None
-        self._sources: SourceAccess | None = None
+        self._connected: Connected | None = None
+        self._machine: Machine | None = None
+        self._prepared: Prepared | None = None
+        self._probed: _Probed | None = None
         self._measured: dict[str, int] = {}
-        self._probed_disks: tuple[str, ...] | None = None
+
+    @property
+    def connected(self) -> Connected | None:
+        """The target the steps use."""
+        return self._connected
+
+    @property
+    def machine(self) -> Machine | None:
+        """The source machine as probed."""
+        return self._machine
+
+    @property
+    def prepared(self) -> Prepared | None:
+        """The last plan made (a plan that does not fit is not kept)."""
+        return self._prepared
+
+    def write_answers(self, answers: Answers, note: str | None = None) -> None:
+        """answers.yaml: the choices the run goes with (``note``: said in the
+        file), replayable headless."""
+        self.report.write_text("answers.yaml", dump_answers(answers, note))
+
+    # -- the target ------------------------------------------------------------
 
     def connect(self, answers: Answers) -> Connected:
+        """:meth:`reach` the target and keep the connection."""
+        return self.keep_connected(self.reach(answers))
+
+    def reach(self, answers: Answers) -> Connected:
         """Connect (host key checked before authentication), refuse this very
         machine, read the instance facts and the real disk sizes."""
         t: TargetAnswers = answers.target
         self.emit(Log("info", f"connecting to {t.user}@{t.host}:{t.port}"))
-        if self.connected is not None:
-            self.connected.target.close()
-            self.connected = None
         target = self.parts.connect(answers)
         try:
             ensure_other_machine(target, boot_id())
@@ -147,40 +180,63 @@ class Session:
         self.report.write_json("facts.json", facts)
         sizes = ", ".join(f"{d.path} {d.size} bytes" for d in disks)
         self.emit(Log("info", f"instance {facts.name}: {sizes}"))
-        self.connected = Connected(target, facts, disks)
-        return self.connected
+        return Connected(target, facts, disks)
+
+    def keep_connected(self, connected: Connected) -> Connected:
+        """The connection the steps use from now on; the one before is closed."""
+        before, self._connected = self._connected, connected
+        if before is not None and before is not connected:
+            before.target.close()
+        return connected
+
+    # -- the source ------------------------------------------------------------
 
     def probe(self, answers: Answers) -> Machine:
+        """:meth:`read_source` and keep the machine."""
+        return self.keep_machine(self.read_source(answers))
+
+    def read_source(self, answers: Answers) -> Machine:
         """The source machine, read-only; probed again only when the choice
         of source disks changed (the wizard's Source screen)."""
-        if self.machine is None or answers.source_disks != self._probed_disks:
-            if self._sources is not None:
-                self._sources.close()
-                self._sources = None
-                self._measured.clear()
-            self.emit(Log("info", "probing the source disks (read-only)"))
-            self.machine = self.parts.probe(answers)
-            self._probed_disks = answers.source_disks
-            self.report.write_machine(self.machine)
-            self._sources = self.parts.sources(self.machine)
-        return self.machine
+        probed = self._probed
+        if probed is not None and probed.disks == answers.source_disks:
+            return probed.machine
+        if probed is not None:
+            self._probed = None
+            self._measured.clear()
+            probed.access.close()
+        self.emit(Log("info", "probing the source disks (read-only)"))
+        machine = self.parts.probe(answers)
+        self.report.write_machine(machine)
+        self._probed = _Probed(machine, self.parts.sources(machine), answers.source_disks)
+        return machine
+
+    def keep_machine(self, machine: Machine) -> Machine:
+        """The source machine a screen shows from now on."""
+        self._machine = machine
+        return machine
 
     def exclusion_sizes(self, excludes: Sequence[str]) -> Mapping[str, int]:
         """Bytes each exclusion pattern leaves out of the copy (each measured
         once: the wizard plans again after every change)."""
-        machine = self._need_machine()
-        assert self._sources is not None
+        probed = self._need_probed()
         new = [e for e in excludes if e not in self._measured]
         if new:
-            self._measured.update(measure_exclusions(machine, self._sources, new))
+            self._measured.update(measure_exclusions(probed.machine, probed.access, new))
         return {e: self._measured[e] for e in excludes if e in self._measured}
 
+    # -- the plan --------------------------------------------------------------
+
     def prepare(self, answers: Answers) -> Prepared:
-        """The plan and the fixups for these answers (pure once measured);
-        written to the report. Raises :class:`PlanRefused`."""
+        """:meth:`plan` and keep the plan."""
+        return self.keep_prepared(self.plan(answers))
+
+    def plan(self, answers: Answers) -> Prepared:
+        """The plan and the fixups for these answers (the source probed
+        first when it was not for these disks; pure once measured); written
+        to the report. Raises :class:`PlanRefused`."""
         connected = self._need_connected()
-        machine = self.probe(answers)
-        assert self._sources is not None
+        machine = self.read_source(answers)
         sizes = self.exclusion_sizes(answers.layout.exclude)
         try:
             prepared = make_plan(
@@ -192,9 +248,16 @@ class Session:
                 exclude_sizes=sizes,
             )
         except LayoutError as e:
-            hint = space_hint(machine, self._sources, e) if e.missing else ""
+            hint = space_hint(machine, self._need_probed().access, e) if e.missing else ""
             raise PlanRefused(f"{e}\n{hint}".strip()) from None
         self.write_plan(prepared)
+        return prepared
+
+    def keep_prepared(self, prepared: Prepared) -> Prepared:
+        """The plan the person confirms and the migration runs, and the
+        machine it is for."""
+        self._prepared = prepared
+        self.keep_machine(prepared.machine)
         return prepared
 
     def write_plan(self, prepared: Prepared) -> None:
@@ -213,14 +276,14 @@ class Session:
             raise PlanRefused(prepared.refusal)
         emit = self.emit if also is None else _both(self.emit, also)
         connected = self._need_connected()
-        machine = self._need_machine()
-        assert self._sources is not None
+        probed = self._need_probed()
+        machine = probed.machine
         facts = connected.facts
         with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
             transfer = self.parts.transfer(connected.target, answers, Path(tmp))
             executor = Executor(
                 target=connected.target,
-                source=self._sources,
+                source=probed.access,
                 transfer=transfer,
                 emit=emit,
                 replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
@@ -240,23 +303,22 @@ class Session:
         self.report.write_text("plan.txt", describe_plan(final.plan, final.facts))
         self.report.write_diffs(final.fixups)
         steps = next_steps(done.after, final.facts.name, final.plan.boot)
-        self.report.write_result(f"migrated into {final.facts.name}\n{steps}\n")
         return Outcome(final, done.after, steps)
 
     def close(self) -> None:
-        if self._sources is not None:
-            self._sources.close()
-            self._sources = None
-        if self.connected is not None:
-            self.connected.target.close()
-            self.connected = None
+        if self._probed is not None:
+            self._probed.access.close()
+            self._probed = None
+        if self._connected is not None:
+            self._connected.target.close()
+            self._connected = None
 
     def _need_connected(self) -> Connected:
-        if self.connected is None:
+        if self._connected is None:
             raise RuntimeError("connect to the target first")
-        return self.connected
+        return self._connected
 
-    def _need_machine(self) -> Machine:
-        if self.machine is None:
+    def _need_probed(self) -> _Probed:
+        if self._probed is None:
             raise RuntimeError("probe the source first")
-        return self.machine
+        return self._probed

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .fstab import unescape
+from .fstab_syntax import unescape
 from .machine import LogicalVolume, MdArray, VolumeGroup
 
 # --- blkid ------------------------------------------------------------------

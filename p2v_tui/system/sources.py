@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..model.machine import Filesystem, VolumeGroup
-from .mounts import readonly_mount
 from .probe.lvm import activated_readonly
 from .runner import LocalRunner
+from .source_mounts import readonly_mount
 
 log = logging.getLogger(__name__)
 

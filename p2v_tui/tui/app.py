@@ -13,16 +13,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import urwid
 
-from ..engine.headless import EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_STOPPED
-from ..engine.session import Parts, Session
-from ..model.answers import Answers
-from ..system.report import Report
-from .controller import Controller, Network
+from ..engine.ending import Ending
+from ..engine.exits import EXIT_NOT_CONFIRMED
+from .controller import Controller
 from .screens.base import Screen
 from .screens.confirm import ConfirmScreen
 from .screens.done import DoneScreen
@@ -199,36 +196,13 @@ class WizardRun:
             done,
         ]
 
+    def ending(self) -> Ending | None:
+        """How the run ended; None when the wizard was left before its transfer."""
+        outcome: Ending | None = getattr(self.transfer, "outcome", None)
+        return outcome
+
     def exit_code(self) -> int:
-        """As headless mode: 0 migrated, 1 failed, 3 left before the
-        transfer (nothing written), 4 stopped before the end (cancelled or
-        the link lost; resumable)."""
-        outcome = getattr(self.transfer, "outcome", None)
-        if outcome is None:
-            return EXIT_NOT_CONFIRMED
-        if outcome.ok:
-            return EXIT_OK
-        return EXIT_STOPPED if outcome.cancelled or outcome.lost else EXIT_FAILED
-
-
-def run_wizard(
-    answers: Answers,
-    parts: Parts,
-    network: Network,
-    report_dir: Path,
-    *,
-    env: Mapping[str, str] | None = None,
-    screen: Any = None,
-) -> int:
-    """The wizard from the first screen to the last; the same report
-    directory as headless mode (answers.yaml, plan, diffs, events, debug.log)."""
-    report = Report(report_dir)
-    session = Session(parts, report, report.event, threading.Event())
-    controller = Controller(session, answers, network)
-    run = WizardRun()
-    try:
-        WizardApp(controller, run.factories(), env=env, screen=screen).run()
-    finally:
-        controller.close()
-        report.close()
-    return run.exit_code()
+        """As headless mode (p2v --help): the run's, or not confirmed when the
+        wizard was left before its transfer (nothing written)."""
+        ended = self.ending()
+        return EXIT_NOT_CONFIRMED if ended is None else ended.code

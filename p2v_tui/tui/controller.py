@@ -7,7 +7,11 @@ same plan) and drives the same :class:`~p2v_tui.engine.session.Session` as
 headless mode. Slow work (connecting, probing, measuring, the migration)
 runs in a worker; its result comes back through ``post``, which the urwid
 application sets to hand callables to its main loop (``watch_pipe``), so no
-widget is ever touched from a worker. Tests run workers inline.
+widget is ever touched from a worker. What the screens show of the run (the
+connection, the machine, the plan) is the session's; a worker's result is
+kept in the session on the main loop, so it never changes under a screen.
+A run ends in :mod:`p2v_tui.engine.ending`, as in headless mode. Tests run
+workers inline.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from ..engine.executor import ExecutionError
-from ..engine.prepare import Prepared, PrepareError
-from ..engine.session import Connected, Outcome, PlanRefused, Session, stopped
+from ..engine import ending
+from ..engine.ending import EXPECTED_FAILURES, SAME_TARGET, Ending
+from ..engine.exits import internal_error
+from ..engine.prepare import Prepared
+from ..engine.session import Connected, Session
 from ..model.answers import Answers, TargetAnswers
 from ..model.edits import FixupChoices
 from ..model.events import Event, printable_event
@@ -32,11 +38,8 @@ from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
 from ..model.validate import printable
-from ..system.answers_io import dump_answers
 from ..system.keyfile import store_pasted_key
-from ..system.runner import CommandError
-from ..system.target import TargetError, TargetLost
-from ..system.transfer import Cancelled, TransferError
+from ..system.target import TargetError
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +48,6 @@ T = TypeVar("T")
 
 class NetworkRefused(Exception):
     """A static network setting that does not validate; nothing was changed."""
-
-
-EXPECTED_FAILURES = (
-    NetworkRefused,
-    TargetError,
-    CommandError,
-    PrepareError,
-    PlanRefused,
-    ExecutionError,
-    TransferError,
-    OSError,
-)
-"""What a step may fail with in normal use: shown to the person, not a crash."""
 
 
 @dataclass(frozen=True)
@@ -74,21 +64,6 @@ class Done(Generic[T]):
 
 Result = Done[T] | Failed
 
-
-@dataclass(frozen=True)
-class Finished:
-    ok: bool
-    cancelled: bool
-    message: str
-    next_steps: str
-    report: str
-    lost: bool = False
-    """The link to the target was lost (or could not be made again): the
-    run can be retried (:meth:`Controller.retry`), and then resumes."""
-
-
-RESUME = "p2v run again with the same target resumes"
-"""How a stopped wizard run goes on (headless mode says: the same command again)."""
 
 Spawn = Callable[[Callable[[], None]], None]
 Post = Callable[[Callable[[], None]], None]
@@ -127,10 +102,21 @@ class Controller:
         self.answers = answers
         self.spawn = spawn
         self.post = post
-        self.connected: Connected | None = None
-        self.machine: Machine | None = None
-        self.prepared: Prepared | None = None
         self._key_directory: Path | None = None
+
+    # -- what the screens show (the session's, changed on the UI loop only) --
+
+    @property
+    def connected(self) -> Connected | None:
+        return self.session.connected
+
+    @property
+    def machine(self) -> Machine | None:
+        return self.session.machine
+
+    @property
+    def prepared(self) -> Prepared | None:
+        return self.session.prepared
 
     # -- running slow work --------------------------------------------------
 
@@ -138,23 +124,24 @@ class Controller:
         self,
         work: Callable[[], T],
         done: Callable[[Result[T]], object],
-        keep: Callable[[T], None] | None = None,
+        keep: Callable[[T], object] | None = None,
     ) -> None:
         """``work`` in a worker; on the UI loop, ``keep`` stores its value
-        (controller state changes only there), then ``done`` gets the result."""
+        in the session (what a screen shows changes only there), then
+        ``done`` gets the result."""
 
         def run() -> None:
             result: Result[T]
             try:
                 result = Done(work())
-            except EXPECTED_FAILURES as e:
+            except (NetworkRefused, *EXPECTED_FAILURES) as e:
                 log.debug("step failed", exc_info=True)
                 result = Failed(printable(str(e), lines=True))
             except Exception as e:
                 # a defect: the screen must still hear back (it would wait
                 # forever), and the traceback belongs in debug.log
                 log.exception("unexpected failure")
-                result = Failed(printable(f"internal error ({type(e).__name__}: {e}); details in debug.log"))
+                result = Failed(internal_error(e, "debug.log"))
 
             def deliver() -> None:
                 if keep is not None and isinstance(result, Done):
@@ -217,20 +204,13 @@ class Controller:
     def connect(self, done: Callable[[Result[Connected]], object]) -> None:
         """Connect with the current target answers (host key pinned)."""
         answers = self.answers
-        self._background(lambda: self.session.connect(answers), done, self._keep_connected)
-
-    def _keep_connected(self, connected: Connected) -> None:
-        self.connected = connected
+        self._background(lambda: self.session.reach(answers), done, self.session.keep_connected)
 
     # -- source -------------------------------------------------------------
 
     def probe(self, done: Callable[[Result[Machine]], object]) -> None:
         answers = self.answers
-
-        def keep(machine: Machine) -> None:
-            self.machine = machine
-
-        self._background(lambda: self.session.probe(answers), done, keep)
+        self._background(lambda: self.session.read_source(answers), done, self.session.keep_machine)
 
     def set_source_disks(self, disks: tuple[str, ...] | None) -> None:
         self.answers = dataclasses.replace(self.answers, source_disks=disks)
@@ -254,11 +234,7 @@ class Controller:
         """The plan and fixups for the current choices; ``Failed`` says why
         the data does not fit (and what could be excluded)."""
         answers = self.answers
-
-        def keep(prepared: Prepared) -> None:
-            self.prepared = prepared
-
-        self._background(lambda: self.session.prepare(answers), done, keep)
+        self._background(lambda: self.session.plan(answers), done, self.session.keep_prepared)
 
     # -- the migration ------------------------------------------------------
 
@@ -276,7 +252,7 @@ class Controller:
         )
         return dataclasses.replace(answers, target=target), note
 
-    def start(self, on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+    def start(self, on_event: Callable[[Event], None], done: Callable[[Ending], None]) -> None:
         """Run the executor with the confirmed answers; every event is posted
         to ``on_event`` in order, then ``done`` once."""
         if self.prepared is None:
@@ -286,25 +262,40 @@ class Controller:
         # the choices, replayable headless: p2v --answers-file answers.yaml --yes
         # (written unconfirmed: a replay erases the target only when told again)
         written, note = self._replayable(dataclasses.replace(answers, confirm=False, interactive=False))
-        self.session.report.write_text("answers.yaml", dump_answers(written, note))
-        self._execute(on_event, done, reconnect=False)
+        self.session.write_answers(written, note)
+        self._execute(on_event, done)
 
-    def retry(self, on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+    def retry(self, on_event: Callable[[Event], None], done: Callable[[Ending], None]) -> None:
         """After the link was lost: connect again (the host key checked
-        again), then run the executor again with the same plan, which
-        resumes. Events and ``done`` as for :meth:`start`. A cancel asked
-        for before the link was found lost is forgotten: retrying is asking
-        to go on."""
+        again), then, once the new connection is kept on the UI loop, run
+        the executor again with the same plan, which resumes. Events and
+        ``done`` as for :meth:`start`. A cancel asked for before the link
+        was found lost is forgotten: retrying is asking to go on."""
         if self.prepared is None:
             raise RuntimeError("plan first")
         self.session.cancel.clear()
-        self._execute(on_event, done, reconnect=True)
+        answers = self.answers
+        session = self.session
 
-    def _execute(
-        self, on_event: Callable[[Event], None], done: Callable[[Finished], None], *, reconnect: bool
-    ) -> None:
-        assert self.prepared is not None
+        def work() -> None:
+            try:
+                fresh = session.reach(answers)
+            except Exception as e:
+                ended = ending.not_reconnected(session.report, e, resume=SAME_TARGET)
+                self.post(lambda: done(ended))
+                return
+
+            def go_on() -> None:
+                session.keep_connected(fresh)
+                self._execute(on_event, done)
+
+            self.post(go_on)
+
+        self.spawn(work)
+
+    def _execute(self, on_event: Callable[[Event], None], done: Callable[[Ending], None]) -> None:
         prepared = self.prepared
+        assert prepared is not None
         answers = self.answers
         session = self.session
 
@@ -313,36 +304,11 @@ class Controller:
             self.post(lambda: on_event(shown))
 
         def work() -> None:
-            report = str(session.report.directory)
             try:
-                if reconnect:
-                    try:
-                        fresh = session.connect(answers)
-                    except EXPECTED_FAILURES as e:
-                        log.debug("connecting again failed", exc_info=True)
-                        message = f"could not connect to the target again: {e}"
-                        self.post(lambda: done(Finished(False, False, message, "", report, lost=True)))
-                        return
-                    self.post(lambda: self._keep_connected(fresh))
-                outcome: Outcome = session.execute(answers, prepared, also=on_worker)
-                name = outcome.prepared.facts.name
-                finished = Finished(True, False, f"migrated into {name}", outcome.next_steps, report)
-            except Cancelled as e:
-                message = stopped(session.report, f"cancelled: {e}", resume=RESUME)
-                finished = Finished(False, True, message, "", report)
-            except TargetLost as e:
-                message = stopped(session.report, str(e), resume=RESUME)
-                finished = Finished(False, False, message, "", report, lost=True)
-            except EXPECTED_FAILURES as e:
-                log.debug("migration failed", exc_info=True)
-                session.report.write_result(f"failed: {e}\n")
-                finished = Finished(False, False, printable(str(e), lines=True), "", report)
-            except Exception as e:
-                log.exception("the migration failed unexpectedly")
-                message = f"internal error ({type(e).__name__}: {e}); details in {report}/debug.log"
-                session.report.write_result(f"failed: {message}\n")
-                finished = Finished(False, False, printable(message), "", report)
-            self.post(lambda: done(finished))
+                ended = ending.migrated(session.report, session.execute(answers, prepared, also=on_worker))
+            except Exception as e:  # a defect too: the screen must still hear back
+                ended = ending.raised(session.report, e, resume=SAME_TARGET)
+            self.post(lambda: done(ended))
 
         self.spawn(work)
 

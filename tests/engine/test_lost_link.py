@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from p2v_tui.demo import _data
+from p2v_tui.demo import example_file
 from p2v_tui.engine import executor
-from p2v_tui.engine.headless import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, Options, run
+from p2v_tui.engine.exits import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from p2v_tui.engine.headless import Options, run
 from p2v_tui.system.answers_io import load_answers
 
 from .linkcut import LOST, Link, cuttable_demo
@@ -37,7 +38,7 @@ class Demo:
     def run(self, name: str) -> tuple[int, str, list[dict[str, Any]], float]:
         """Exit code, console, events, seconds."""
         console = io.StringIO()
-        answers = load_answers(str(_data("answers.yaml")))
+        answers = load_answers(str(example_file("answers.yaml")))
         start = time.monotonic()
         code = run(answers, self.parts, Options(report_dir=self.tmp / name, console=console))
         took = time.monotonic() - start

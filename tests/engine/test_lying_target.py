@@ -18,57 +18,42 @@ import dataclasses
 import io
 import json
 import logging
-import shlex
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from p2v_tui.demo import FILESYSTEMS, demo_machine
+from p2v_tui.demo import FILESYSTEMS, demo_machine, example_file
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import PrepareError
 from p2v_tui.engine.session import Parts, Session, next_steps
 from p2v_tui.model.answers import Answers
 from p2v_tui.model.events import Finished, Log, Progress, printable_event
 from p2v_tui.model.machine import Machine
-from p2v_tui.model.plan import CopyJob, Plan
 from p2v_tui.model.validate import control_character
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
-from p2v_tui.system.runner import CommandError, CommandResult
-from p2v_tui.system.simulated import SimulatedTarget
+from p2v_tui.system.runner import CommandError
 from p2v_tui.system.sources import DirectorySources
 from p2v_tui.system.target import MalformedAnswer, TargetFileTooLarge
-from p2v_tui.system.transfer import JobResult, ProgressCallback
+
+from .doubles import DISK, Lie, LyingTarget, QuietTransfer, answers, no_lie
 
 FACTS = "/etc/p2v-target/instance.json"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
-DISK = "/dev/vda"
-DISK_SIZE = 10 * 2**30
 MEGABYTES = "9" * 3_000_000
 ESCAPES = "\x1b[2J\x1b]0;owned\x07"
-
-READS = frozenset({"blockdev", "blkid", "stat", "sync", "udevadm", "partx", "umount"})
-"""Commands that change nothing on the target (sfdisk only with --json or --dump)."""
 
 MALFORMED = f"{FACTS} on the target is malformed: "
 ANSWERED = "on the target answered malformed output: "
 RESUME = "answered malformed output: "
 DEVICES = "/dev/vda /dev/vda1 /dev/vda2 /dev/vda3 /dev/vda4"
 
-Answer = tuple[int, str, str]
-"""(exit status, stdout, stderr)"""
-Lie = Callable[["LyingTarget", tuple[str, ...]], Answer | None]
-
 
 def demo_facts() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(
-        resources.files("p2v_tui").joinpath("data/demo/instance.json").read_text()
-    )
+    doc: dict[str, Any] = json.loads(example_file("instance.json").read_text())
     return doc
 
 
@@ -82,107 +67,6 @@ def facts(**changes: Any) -> bytes:
         else:
             doc[key] = value
     return json.dumps(doc).encode()
-
-
-class LyingTarget(SimulatedTarget):
-    """The simulated bootstrap OS with one 10 GiB disk, answering through
-    ``lie`` first; ``writes`` lists everything that changed the target.
-    With ``earlier`` it holds that plan's partitions and filesystems, as
-    after a cancelled run."""
-
-    def __init__(self, root: Path, files: dict[str, bytes], lie: Lie) -> None:
-        super().__init__(root, {DISK: DISK_SIZE}, files)
-        self.lie = lie
-        self.writes: list[str] = []
-        self.earlier: Plan | None = None
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        input: bytes | None = None,
-        timeout: float | None = None,
-        check: bool = True,
-    ) -> CommandResult:
-        args = tuple(argv)
-        answer = self.lie(self, args) or self._earlier(args)
-        if args[0] not in READS and not (args[0] == "sfdisk" and {"--json", "--dump"} & set(args)):
-            self.writes.append(shlex.join(args))
-        if answer is None:
-            result = super().run(args, input=input, timeout=timeout)
-        else:
-            self.commands.append(args)
-            result = CommandResult(args, *answer)
-        if check and result.returncode != 0:
-            raise CommandError(args, result.returncode, result.stderr)
-        return result
-
-    def _earlier(self, args: tuple[str, ...]) -> Answer | None:
-        if self.earlier is None or self.writes:
-            return None
-        if args[:2] == ("sfdisk", "--json"):
-            (dp,) = self.earlier.disks
-            table = {"label": "dos" if dp.table == "msdos" else "gpt", "sectorsize": 512,
-                     "partitions": [{"node": p.device, "start": p.start // 512, "size": p.size // 512}
-                                    for p in dp.partitions]}  # fmt: skip
-            return 0, json.dumps({"partitiontable": table}), ""
-        if args[0] == "blkid":
-            part = next((p for p in self.earlier.partitions if p.device == args[-1]), None)
-            if part is not None and part.fstype:
-                return 0, f"UUID={part.uuid}\nTYPE={part.fstype}\n", ""
-        return None
-
-    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
-        self.writes.append(f"write_file {path}")
-        super().write_file(path, data, mode=mode)
-
-    def symlink(self, link_target: str, path: str) -> None:
-        self.writes.append(f"symlink {path}")
-        super().symlink(link_target, path)
-
-    def remove(self, path: str) -> None:
-        self.writes.append(f"remove {path}")
-        super().remove(path)
-
-
-def no_lie(target: LyingTarget, args: tuple[str, ...]) -> Answer | None:
-    return None
-
-
-def answers(
-    argv: Sequence[str], out: str, code: int = 0, err: str = "", *, before_writes: bool = False
-) -> Lie:
-    """A lie: commands starting with ``argv`` answer this (with
-    ``before_writes`` only until the target was first written)."""
-    prefix = tuple(argv)
-
-    def lie(target: LyingTarget, args: tuple[str, ...]) -> Answer | None:
-        if args[: len(prefix)] != prefix or (before_writes and target.writes):
-            return None
-        return code, out, err
-
-    return lie
-
-
-class QuietTransfer:
-    """A copy that copies nothing: reports the job done, with ``current`` as
-    the file name in progress and ``warnings`` as rsync's."""
-
-    def __init__(self, current: str = "", warnings: tuple[str, ...] = ()) -> None:
-        self.current = current
-        self.warnings = warnings
-
-    def copy(
-        self,
-        job: CopyJob,
-        source_dir: str,
-        on_progress: ProgressCallback,
-        cancel: threading.Event,
-        *,
-        resume: bool = False,
-    ) -> JobResult:
-        on_progress(job.bytes // 2, 50, self.current)
-        return JobResult(job.bytes, self.warnings)
 
 
 @dataclass(frozen=True)
@@ -329,7 +213,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
 
 @pytest.fixture(scope="module")
 def demo_answers() -> Answers:
-    loaded = load_answers(str(resources.files("p2v_tui").joinpath("data/demo/answers.yaml")))
+    loaded = load_answers(str(example_file("answers.yaml")))
     return dataclasses.replace(loaded, layout=dataclasses.replace(loaded.layout, exclude=()), after="none")
 
 

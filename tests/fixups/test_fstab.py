@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from p2v_tui.model.edits import FixupChoices
 from p2v_tui.model.fixups import build_context
 from p2v_tui.model.fixups._context import Context
-from p2v_tui.model.fixups._mount_options import options_for
+from p2v_tui.model.fixups._fstype_options import options_for
 from p2v_tui.model.fixups.fstab import fix_fstab_text
-from p2v_tui.model.fstab import split_line
+from p2v_tui.model.fstab_syntax import split_line
 from p2v_tui.model.machine import ConfigSnapshot, Machine, MdArray
 
 from .builders import disk, facts, fs, plan, planned, swap, vg

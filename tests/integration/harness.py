@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from p2v_tui.model.fstab import parse_fstab
+from p2v_tui.model.fstab_syntax import parse_fstab
 from p2v_tui.model.units import GiB, MiB
 from tests.lab.compare import compare_trees
 from tests.lab.disks import DiskSpec, LoopDisk, PartSpec, image_sha256, loop_disk, mounted

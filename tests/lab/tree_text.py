@@ -7,7 +7,7 @@ the files the fixups read, so they look like what a real installation has.
 
 from __future__ import annotations
 
-from p2v_tui.model.fstab import escape
+from p2v_tui.model.fstab_syntax import escape
 
 DEBIAN_12_OS_RELEASE = """\
 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"

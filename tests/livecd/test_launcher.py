@@ -19,6 +19,14 @@ import pytest
 
 from livecd import check_pins, p2v_live
 from livecd.p2v_live import AnswersLocation, LiveSettings, LocationError
+from p2v_tui.engine.exits import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,6 +127,17 @@ def test_headless_command_never_confirms_by_itself() -> None:
 )  # fmt: skip
 def test_outcome_lines(code: int, dry_run: bool, start: str) -> None:
     assert p2v_live.outcome(code, dry_run=dry_run).startswith(start)
+
+
+def test_outcome_lines_are_p2vs_exit_codes() -> None:
+    """The launcher runs before p2v_tui is known to import, so it writes
+    its lines out: one for each exit code p2v defines, saying the same."""
+    assert set(p2v_live.OUTCOMES) == {code for code, _meaning in EXIT_CODES}
+    assert p2v_live.outcome(EXIT_OK, dry_run=False) == "migration done"
+    assert p2v_live.outcome(EXIT_FAILED, dry_run=False).startswith("FAILED")
+    assert p2v_live.outcome(EXIT_USAGE, dry_run=False) == "FAILED: wrong command line"
+    assert p2v_live.outcome(EXIT_NOT_CONFIRMED, dry_run=False).startswith("NOT CONFIRMED")
+    assert p2v_live.outcome(EXIT_STOPPED, dry_run=False).startswith("STOPPED")
 
 
 def test_report_name_is_utc_time() -> None:

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from p2v_tui.model.fstab import escape
+from p2v_tui.model.fstab_syntax import escape
 from p2v_tui.model.machine import LogicalVolume
-from p2v_tui.model.mountopts import can_mount_readonly, readonly_mount_options
 from p2v_tui.model.parsers import (
     md_array_from_detail,
     md_arrays_from_examine,
@@ -27,6 +26,7 @@ from p2v_tui.model.parsers import (
     partition_type_id,
     volume_groups_from_reports,
 )
+from p2v_tui.model.source_mount_options import can_mount_readonly, readonly_mount_options
 
 DATA = Path(__file__).parent.parent / "data" / "probe"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from p2v_tui.model.machine import Disk, Filesystem, Machine
-from p2v_tui.model.mountopts import readonly_mount_options
+from p2v_tui.model.source_mount_options import readonly_mount_options
 from p2v_tui.system import probe
 from p2v_tui.system.probe import probe_machine
 from p2v_tui.system.probe.filesystems import NOTE_JOURNAL, NOTE_XFS_LOG

@@ -12,7 +12,7 @@ import pytest
 from p2v_tui.model.config_paths import MAX_CONFIG_BYTES
 from p2v_tui.model.parsers import parse_proc_mounts
 from p2v_tui.system.du import largest_dirs, tree_size
-from p2v_tui.system.probe import mounts as host_mounts
+from p2v_tui.system.probe import live_mounts as host_mounts
 from p2v_tui.system.probe.config import snapshot_config
 from p2v_tui.system.probe.disks import is_removable, list_disks, unreadable_disk
 from p2v_tui.system.probe.lvm import probe_volume_groups

@@ -18,7 +18,8 @@ from typing import TypeVar
 
 import pytest
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
+from p2v_tui.engine.ending import Ending
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.prepare import Prepared
 from p2v_tui.engine.session import Connected, Parts, Session
@@ -28,7 +29,7 @@ from p2v_tui.model.machine import Machine
 from p2v_tui.model.netconfig import NetworkState, StaticConfig
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
-from p2v_tui.tui.controller import Controller, Done, Failed, Finished, Result, inline
+from p2v_tui.tui.controller import Controller, Done, Failed, Result, inline
 
 from ..engine.linkcut import Link, cuttable_demo
 
@@ -47,7 +48,7 @@ def parts(tmp_path: Path) -> Parts:
 def controller(parts: Parts, tmp_path: Path) -> Iterator[Controller]:
     report = Report(tmp_path / "report")
     session = Session(parts, report, report.event, threading.Event())
-    yield Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    yield Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     session.close()
     report.close()
 
@@ -65,7 +66,7 @@ def test_a_whole_run_from_connect_to_done(controller: Controller, tmp_path: Path
     controller.probe(lambda r: got.update(machine=value(r)))
     controller.plan(lambda r: got.update(prepared=value(r)))
     events: list[Event] = []
-    finished: list[Finished] = []
+    finished: list[Ending] = []
     controller.start(events.append, finished.append)
     assert finished and finished[0].ok, finished
     assert "gnt-instance start" in finished[0].next_steps
@@ -108,7 +109,9 @@ def test_an_unreachable_target_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     parts = demo_parts(tmp_path / "source", tmp_path / "target")
     report = Report(tmp_path / "report")
     session = Session(replace(parts, connect=refuse), report, report.event, threading.Event())  # type: ignore[arg-type]
-    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
+    )
     got: list[Result[Connected]] = []
     controller.connect(got.append)
     report.close()
@@ -137,7 +140,9 @@ def test_changing_the_source_disks_probes_again(parts: Parts, tmp_path: Path) ->
 
     report = Report(tmp_path / "report")
     session = Session(replace(parts, probe=probe), report, report.event, threading.Event())
-    controller = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
+    )
     controller.probe(value)
     controller.probe(value)
     controller.set_source_disks(("/dev/sda",))
@@ -205,7 +210,7 @@ def cut(tmp_path: Path) -> Iterator[tuple[Controller, Link, Loop]]:
     session = Session(cuttable_demo(tmp_path, link), report, report.event, threading.Event())
     loop = Loop()
     controller = Controller(
-        session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
     )
     for step in (controller.connect, controller.probe, controller.plan):
         step(value)
@@ -220,7 +225,7 @@ def test_a_lost_link_ends_resumable_and_retry_connects_again_and_completes(
 ) -> None:
     controller, link, loop = cut
     link.cut_in_copy = True
-    finished: list[Finished] = []
+    finished: list[Ending] = []
     controller.start(lambda e: None, finished.append)
     assert finished == []  # nothing reaches the screen but through the UI loop
     loop.drain()
@@ -255,7 +260,7 @@ def test_a_retry_goes_on_even_after_a_cancel_asked_while_the_link_was_dying(
 ) -> None:
     controller, link, loop = cut
     link.cut_at_command = "mkswap"
-    finished: list[Finished] = []
+    finished: list[Ending] = []
     controller.start(lambda e: None, finished.append)
     controller.cancel()  # as if pressed while the hung command waited for the link timeout
     loop.drain()
@@ -266,15 +271,31 @@ def test_a_retry_goes_on_even_after_a_cancel_asked_while_the_link_was_dying(
     assert finished[1].ok, finished[1]
 
 
-def test_state_changes_reach_the_controller_on_the_ui_loop_only(cut: tuple[Controller, Link, Loop]) -> None:
-    controller, _link, loop = cut
-    controller.connected = controller.machine = controller.prepared = None
+def test_state_changes_reach_the_controller_on_the_ui_loop_only(tmp_path: Path) -> None:
+    """Each step's result is kept by the session, and shown by the
+    controller, only once the UI loop runs what the worker posted."""
+    report = Report(tmp_path / "report")
+    session = Session(cuttable_demo(tmp_path, Link()), report, report.event, threading.Event())
+    loop = Loop()
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline, post=loop.post
+    )
     got: list[object] = []
-    controller.connect(got.append)
-    controller.probe(got.append)
-    controller.plan(got.append)
-    assert got == [] and (controller.connected, controller.machine, controller.prepared) == (None, None, None)
-    loop.drain()
-    assert [type(r) for r in got] == [Done, Done, Done]
-    assert controller.connected is not None and controller.machine is not None
-    assert controller.prepared is not None
+    for step, shown in (
+        (controller.connect, lambda: controller.connected),
+        (controller.probe, lambda: controller.machine),
+        (controller.plan, lambda: controller.prepared),
+    ):
+        before = len(got)
+        step(got.append)
+        assert len(got) == before and shown() is None  # the worker's result waits for the loop
+        loop.drain()
+        (result,) = got[before:]
+        assert isinstance(result, Done) and shown() is result.value
+    assert (controller.connected, controller.machine, controller.prepared) == (
+        session.connected,
+        session.machine,
+        session.prepared,
+    )
+    controller.close()
+    report.close()

@@ -39,10 +39,10 @@ from .console import fix_console
 from .crypttab import analyse, fix_crypttab
 from .fstab import fix_fstab
 from .grub import fix_grub
+from .hibernation import fix_resume
 from .hostname import fix_hostname
 from .initramfs import fix_initramfs
 from .network import fix_network_mac, fix_network_names, fix_network_static
-from .resume import fix_resume
 
 __all__ = ["FIXUPS", "Fixup", "build_context", "plan_fixups"]
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..fstabmap import resolve_spec, split_tag
+from ..fstab_devices import resolve_spec, split_tag
 from ..machine import Machine
 from ..plan import Plan, PlannedPartition
 
@@ -123,7 +123,7 @@ class Volumes:
 
     def resolve(self, spec: str) -> SourceVolume | None:
         """The source volume ``spec`` names, by the same rules the probe used
-        to read fstab (model.fstabmap): tags, LVM and md names, kernel names
+        to read fstab (model.fstab_devices): tags, LVM and md names, kernel names
         by disk order and partition number; ``/dev/disk/by-id`` and
         ``by-path`` links of the live system are followed first."""
         tag, value = split_tag(spec)

@@ -25,11 +25,11 @@ Per entry, in this order:
 
 from __future__ import annotations
 
-from ..fstab import split_line, unescape
-from ..fstabmap import split_tag
+from ..fstab_devices import split_tag
+from ..fstab_syntax import split_line, unescape
 from ..plan import PlannedPartition
 from ._context import Context
-from ._mount_options import options_for
+from ._fstype_options import options_for
 from ._text import disabled, lines_of, replace_field, rewrite_line
 from ._volumes import Volumes, is_block_reference
 from ._workspace import Scope

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from ...model.fstab import parse_fstab
-from ...model.fstabmap import apply_fstab, btrfs_subvolume_id, resolve_spec, swap_file_paths
+from ...model.fstab_devices import apply_fstab, btrfs_subvolume_id, resolve_spec, swap_file_paths
+from ...model.fstab_syntax import parse_fstab
 from ...model.machine import Disk, Filesystem, Firmware, Machine, SwapArea
 from ..runner import CommandRunner
 from .blkid import probe_signature
@@ -48,9 +48,9 @@ from .disks import (
     unreadable_disk,
 )
 from .filesystems import probe_filesystem
+from .live_mounts import OWN_MOUNTS, exclusion_reason, host_device_uses, read_active_swaps, read_host_mounts
 from .lvm import activated_readonly, already_active_writable, probe_volume_groups
 from .md import probe_md_arrays
-from .mounts import OWN_MOUNTS, exclusion_reason, host_device_uses, read_active_swaps, read_host_mounts
 from .osinfo import detect_os
 from .tree import SourceTree
 

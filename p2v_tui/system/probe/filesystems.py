@@ -1,6 +1,6 @@
 """One filesystem: its identity, size, usage and creation features.
 
-Mounted read-only (:mod:`p2v_tui.model.mountopts`) for statvfs and for the
+Mounted read-only (:mod:`p2v_tui.model.source_mount_options`) for statvfs and for the
 source tree; the mount stays in the caller's :class:`~contextlib.ExitStack`
 until the whole probe is done. Encrypted volumes, swap, LVM and md members
 are never mounted.
@@ -16,7 +16,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ...model.machine import Filesystem, Subvolume
-from ...model.mountopts import can_mount_readonly
 from ...model.parsers import (
     parse_btrfs_get_default,
     parse_btrfs_subvolume_list,
@@ -24,8 +23,9 @@ from ...model.parsers import (
     parse_xfs_info,
     parse_xfs_log_state,
 )
-from ..mounts import readonly_mount
+from ...model.source_mount_options import can_mount_readonly
 from ..runner import CommandError, CommandRunner
+from ..source_mounts import readonly_mount
 
 log = logging.getLogger(__name__)
 

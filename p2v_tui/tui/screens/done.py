@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import urwid
 
-from ..controller import Controller, Finished
+from ...engine.ending import Ending
+from ..controller import Controller
 from ..widgets.frame import WizardFrame
 from .base import STEPS, Navigator
 from .confirm import indented
@@ -21,14 +22,14 @@ class TransferResult(Protocol):
     """What the transfer screen leaves behind (TransferScreen is one)."""
 
     @property
-    def outcome(self) -> Finished | None: ...
+    def outcome(self) -> Ending | None: ...
 
     @property
     def log_lines(self) -> list[str]: ...
 
 
 def result_lines(
-    outcome: Finished | None, log_lines: list[str], check: str, cross: str
+    outcome: Ending | None, log_lines: list[str], check: str, cross: str
 ) -> list[tuple[str, str]]:
     """(palette attribute, line) of the whole result."""
     if outcome is None:

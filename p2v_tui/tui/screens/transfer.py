@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 import urwid
 
+from ...engine.ending import Ending
 from ...model.events import Event, FileChanged, Log, Progress, StepFinished, StepStarted
-from ..controller import Controller, Finished
+from ..controller import Controller
 from ..widgets.dialogs import ask
 from ..widgets.frame import WizardFrame
 from ..widgets.progress import LogPane, StepChecklist, TransferProgress
@@ -97,7 +98,7 @@ class TransferScreen:
         self.nav = nav
         self.clock = clock
         self.throttle = RedrawThrottle()
-        self.outcome: Finished | None = None
+        self.outcome: Ending | None = None
         """How the migration ended, for the Done screen."""
         self._started = False
         self._cancelling = False
@@ -159,7 +160,7 @@ class TransferScreen:
         if self.throttle.event(self.clock(), is_urgent(event)):
             self.nav.redraw()
 
-    def finished(self, outcome: Finished) -> None:
+    def finished(self, outcome: Ending) -> None:
         self.outcome = outcome
         self.frame.close_modal()  # a cancel question still open is moot
         self.frame.set_continue(True)
@@ -173,7 +174,7 @@ class TransferScreen:
 
     # -- a lost link ----------------------------------------------------------------
 
-    def _show_lost(self, outcome: Finished) -> None:
+    def _show_lost(self, outcome: Ending) -> None:
         self.log.append(outcome.message, "error")
         self.frame.set_title("The link to the target was lost: nothing on this machine was changed")
         self.frame.set_error(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from p2v_tui.tui.controller import Finished
+from p2v_tui.engine.ending import Ending
 from p2v_tui.tui.screens.done import DoneScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
@@ -35,7 +35,7 @@ def cancelled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 class Transfer:
     """What the transfer screen leaves: its outcome and log."""
 
-    outcome: Finished | None
+    outcome: Ending | None
     log_lines: list[str] = field(default_factory=list)
 
 
@@ -76,7 +76,7 @@ def test_a_cancel_shows_the_reason_the_log_and_how_to_resume(cancelled: Demo) ->
 
 
 def test_a_failure_says_what_to_fix(migrated: Demo) -> None:
-    failed = Finished(False, False, "rsync of / failed: No space left on device", "", "/tmp/r")
+    failed = Ending(False, False, "rsync of / failed: No space left on device", "", "/tmp/r")
     nav = FakeNav()
     s = DoneScreen(mock_controller(migrated.controller), nav, Transfer(failed, ["error: copy failed"]))
     s.enter()
@@ -88,7 +88,7 @@ def test_a_failure_says_what_to_fix(migrated: Demo) -> None:
 
 
 def test_a_lost_link_says_so_and_how_to_resume(migrated: Demo) -> None:
-    lost = Finished(False, False, "the link to the target is lost: no answer from 192.0.2.20 for 40 s. "
+    lost = Ending(False, False, "the link to the target is lost: no answer from 192.0.2.20 for 40 s. "
                     "The source is untouched; p2v run again with the same target resumes.", "", "/tmp/r",
                     lost=True)  # fmt: skip
     nav = FakeNav()

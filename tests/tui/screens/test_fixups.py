@@ -20,13 +20,14 @@ from unittest import mock
 import pytest
 import urwid
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
+from p2v_tui.engine.ending import Ending
 from p2v_tui.engine.session import Parts, Session
 from p2v_tui.model.edits import FileEdit, FixupChoices, StaticAddress
 from p2v_tui.model.events import Event
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
-from p2v_tui.tui.controller import Controller, Failed, Finished, inline
+from p2v_tui.tui.controller import Controller, Failed, inline
 from p2v_tui.tui.screens.fixups import FixupsScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
@@ -45,7 +46,7 @@ class Demo:
     controller: Controller
     tmp: Path
     events: list[Event] = field(default_factory=list)
-    finished: list[Finished] = field(default_factory=list)
+    finished: list[Ending] = field(default_factory=list)
 
 
 def demo(tmp: Path, parts: Parts | None = None) -> Generator[Demo, None, None]:
@@ -53,7 +54,7 @@ def demo(tmp: Path, parts: Parts | None = None) -> Generator[Demo, None, None]:
     report = Report(tmp / "report")
     parts = parts or demo_parts(tmp / "source", tmp / "target")
     session = Session(parts, report, report.event, threading.Event())
-    c = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    c = Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     for step in (c.connect, c.probe, c.plan):
         step(lambda r: None if not isinstance(r, Failed) else pytest.fail(r.message))
     try:
@@ -98,7 +99,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture
 def ctl(planned: Demo) -> Any:
-    planned.controller.answers = load_answers(str(_data("answers.yaml")))
+    planned.controller.answers = load_answers(str(example_file("answers.yaml")))
     planned.controller.plan(lambda r: None)
     return mock_controller(planned.controller)
 

@@ -15,7 +15,7 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
 from p2v_tui.engine.prepare import Prepared
 from p2v_tui.engine.session import Parts, Session
 from p2v_tui.model.plan import LayoutChoices, LayoutRequest
@@ -36,7 +36,7 @@ if not shutil.which("rsync"):
 
 def two_disk_parts(parts: Parts, root: Path) -> Parts:
     """The demo with a second 8 GiB disk on the instance."""
-    doc = json.loads(_data("instance.json").read_text())
+    doc = json.loads(example_file("instance.json").read_text())
     doc["disks"].append({"index": 1, "path": "/dev/vdb", "size": 8 * GiB})
 
     def connect(_a: Any) -> Target:
@@ -52,7 +52,7 @@ def make_real(tmp_path: Path, disks: int) -> Iterator[Controller]:
         parts = two_disk_parts(parts, tmp_path / "target")
     report = Report(tmp_path / "report")
     session = Session(parts, report, report.event, threading.Event())
-    real = Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    real = Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     real.connect(lambda r: None)
     real.probe(lambda r: None)
     yield real

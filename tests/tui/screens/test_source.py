@@ -14,7 +14,7 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
 from p2v_tui.engine.session import Session
 from p2v_tui.model.machine import Disk, Machine, Partition
 from p2v_tui.model.plan import LayoutChoices
@@ -35,7 +35,7 @@ def make_real(tmp_path: Path) -> Iterator[Controller]:
     parts = demo_parts(tmp_path / "source", tmp_path / "target")
     report = Report(tmp_path / "report")
     session = Session(parts, report, report.event, threading.Event())
-    yield Controller(session, load_answers(str(_data("answers.yaml"))), DemoNetwork(), spawn=inline)
+    yield Controller(session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline)
     session.close()
     report.close()
 

@@ -16,7 +16,7 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from p2v_tui.demo import DemoNetwork, _data, demo_parts
+from p2v_tui.demo import DemoNetwork, demo_parts, example_file
 from p2v_tui.engine.session import Connected, Session
 from p2v_tui.model.answers import Answers, TargetAnswers
 from p2v_tui.system.answers_io import load_answers
@@ -42,7 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Answers, Co
     tmp = tmp_path_factory.mktemp("demo")
     report = Report(tmp / "report")
     session = Session(demo_parts(tmp / "source", tmp / "target"), report, report.event, threading.Event())
-    answers = load_answers(str(_data("answers.yaml")))
+    answers = load_answers(str(example_file("answers.yaml")))
     real = Controller(session, answers, DemoNetwork(), spawn=inline)
     got: list[Result[Connected]] = []
     real.connect(got.append)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from p2v_tui.engine.ending import Ending
 from p2v_tui.model.events import Event, Progress, StepStarted
 from p2v_tui.model.units import format_size
 from p2v_tui.tui.app import WizardRun
-from p2v_tui.tui.controller import Finished
 from p2v_tui.tui.screens.transfer import RedrawThrottle, TransferScreen
 from p2v_tui.tui.widgets.progress import format_eta
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
@@ -60,11 +60,11 @@ class Clock:
 
 def make(
     recorded: Demo, glyphs: Glyphs = UTF8_GLYPHS, replay: bool = True
-) -> tuple[TransferScreen, FakeNav, Any, list[tuple[Callable[[Event], None], Callable[[Finished], None]]]]:
+) -> tuple[TransferScreen, FakeNav, Any, list[tuple[Callable[[Event], None], Callable[[Ending], None]]]]:
     ctl = mock_controller(recorded.controller)
-    started: list[tuple[Callable[[Event], None], Callable[[Finished], None]]] = []
+    started: list[tuple[Callable[[Event], None], Callable[[Ending], None]]] = []
 
-    def start(on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+    def start(on_event: Callable[[Event], None], done: Callable[[Ending], None]) -> None:
         started.append((on_event, done))
         if replay:
             for event in recorded.events:
@@ -168,7 +168,7 @@ def test_cancel_asks_with_no_as_default_then_cancels(recorded: Demo) -> None:
     press(s.frame, "esc")  # asking again changes nothing
     ctl.cancel.assert_called_once()
     _on_event, done = started[0]
-    done(Finished(False, True, "cancelled: cancelled before swapfiles", "", "/tmp/report"))
+    done(Ending(False, True, "cancelled: cancelled before swapfiles", "", "/tmp/report"))
     assert nav.calls[-1] == "next" and s.outcome is not None and s.outcome.cancelled
 
 
@@ -190,9 +190,9 @@ class LostRun:
 
     demo: Demo
     lost_events: list[Event]
-    lost: Finished
+    lost: Ending
     retry_events: list[Event]
-    retried: Finished
+    retried: Ending
 
 
 @pytest.fixture(scope="module")
@@ -202,11 +202,11 @@ def lost_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LostRun]:
     running = demo(tmp, cuttable_demo(tmp, link))
     d = next(running)
     lost_events: list[Event] = []
-    lost: list[Finished] = []
+    lost: list[Ending] = []
     d.controller.start(lost_events.append, lost.append)
     link.restore()
     retry_events: list[Event] = []
-    retried: list[Finished] = []
+    retried: list[Ending] = []
     d.controller.retry(retry_events.append, retried.append)
     yield LostRun(d, lost_events, lost[0], retry_events, retried[0])
     running.close()
@@ -216,8 +216,8 @@ def make_lost(run: LostRun, glyphs: Glyphs = UTF8_GLYPHS) -> tuple[TransferScree
     """The screen after the lost run; ``retry`` replays the real retry."""
     ctl = mock_controller(run.demo.controller)
 
-    def replay(events: list[Event], finished: Finished) -> Callable[..., None]:
-        def play(on_event: Callable[[Event], None], done: Callable[[Finished], None]) -> None:
+    def replay(events: list[Event], finished: Ending) -> Callable[..., None]:
+        def play(on_event: Callable[[Event], None], done: Callable[[Ending], None]) -> None:
             for event in events:
                 on_event(event)
             done(finished)
@@ -268,7 +268,7 @@ def test_retry_connects_again_and_the_resumed_run_goes_to_done(lost_run: LostRun
 
 def test_a_retry_that_cannot_connect_stays_lost_and_can_be_retried_again(lost_run: LostRun) -> None:
     s, nav, ctl = make_lost(lost_run)
-    again = Finished(False, False, "could not connect to the target again: cannot reach the test target",
+    again = Ending(False, False, "could not connect to the target again: cannot reach the test target",
                      "", "/tmp/report", lost=True)  # fmt: skip
     ctl.retry.side_effect = lambda on_event, done: done(again)
     press(s.frame, "esc")  # Esc presses Retry
@@ -289,13 +289,13 @@ def test_the_lost_screen_in_ascii(lost_run: LostRun) -> None:
     ("outcome", "code"),
     [
         (None, 3),
-        (Finished(True, False, "migrated into web01", "", ""), 0),
-        (Finished(False, False, "rsync failed", "", ""), 1),
-        (Finished(False, True, "cancelled: copy of / cancelled", "", ""), 4),
-        (Finished(False, False, "the link to the target is lost", "", "", lost=True), 4),
+        (Ending(True, False, "migrated into web01", "", ""), 0),
+        (Ending(False, False, "rsync failed", "", ""), 1),
+        (Ending(False, True, "cancelled: copy of / cancelled", "", ""), 4),
+        (Ending(False, False, "the link to the target is lost", "", "", lost=True), 4),
     ],
 )
-def test_the_wizard_exits_as_headless_mode(outcome: Finished | None, code: int) -> None:
+def test_the_wizard_exits_as_headless_mode(outcome: Ending | None, code: int) -> None:
     run = WizardRun()
     run.transfer = SimpleNamespace(outcome=outcome)
     assert run.exit_code() == code

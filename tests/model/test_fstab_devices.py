@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from p2v_tui.model.fstab import parse_fstab
-from p2v_tui.model.fstabmap import apply_fstab, kernel_name_position, resolve_spec, swap_file_paths
+from p2v_tui.model.fstab_devices import apply_fstab, kernel_name_position, resolve_spec, swap_file_paths
+from p2v_tui.model.fstab_syntax import parse_fstab
 from p2v_tui.model.machine import (
     Disk,
     Filesystem,

@@ -1,4 +1,4 @@
-"""Read-only mounts of source filesystems (system/mounts.py), on loop devices."""
+"""Read-only mounts of source filesystems (system/source_mounts.py), on loop devices."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from p2v_tui.system.mounts import readonly_mount
 from p2v_tui.system.runner import CommandError
+from p2v_tui.system.source_mounts import readonly_mount
 from tests.lab.disks import DiskSpec, MiB, PartSpec, image_sha256, loop_disk, require, run
 
 pytestmark = [pytest.mark.root]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .fstab import mount_option
+from .fstab_syntax import mount_option
 from .machine import Disk, Filesystem, FstabEntry, Machine, Subvolume, SwapArea
 
 #: Filesystem types that never live on a source disk.

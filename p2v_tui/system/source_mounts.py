@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..model.commands import mount_argv
-from ..model.mountopts import readonly_mount_options
+from ..model.source_mount_options import readonly_mount_options
 from .runner import CommandError, CommandRunner, LocalRunner
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def readonly_mount(
     base: str = DEFAULT_BASE,
     runner: CommandRunner | None = None,
 ) -> Iterator[str]:
-    """Mount ``device`` read-only (see :mod:`p2v_tui.model.mountopts`) in a
+    """Mount ``device`` read-only (see :mod:`p2v_tui.model.source_mount_options`) in a
     fresh directory under ``base``; unmount and remove it on exit."""
     run = runner or LocalRunner()
     os.makedirs(base, mode=0o700, exist_ok=True)

@@ -50,7 +50,6 @@ from ..model.parsers import MountEntry
 from ..model.partitioning import sfdisk_script
 from ..model.plan import SIDE_MOUNTS, TARGET_ROOT, CopyJob, MountStep, Plan, PlannedPartition
 from ..model.progress import ProgressTracker
-from ..model.redact import redact
 from ..model.resume import leftover_mounts, on_disk, resumable
 from ..model.schedule import copy_stages, side_mounts
 from ..model.target_output import parse_blkid_export, parse_disk_size, parse_sector_size, parse_stat_devices
@@ -439,7 +438,7 @@ class Executor:
                 if outcome == "already applied":
                     self._log(f"{edit.path}: already changed by an earlier run")
                 # what is shown and kept everywhere has secrets masked
-                self.emit(FileChanged(edit.path, edit.fixup, redact(edit.diff())))
+                self.emit(FileChanged(edit.path, edit.fixup, edit.shown_diff()))
         for note in fixups.notes:
             self._log(note, "info")
 

@@ -23,7 +23,6 @@ from typing import TextIO
 from ..model.answers import Answers
 from ..model.describe import describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
-from ..model.redact import redact
 from ..model.validate import printable
 from ..system.report import Report
 from . import ending
@@ -126,7 +125,7 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     _say(out, describe_plan(prepared.plan, prepared.facts))
     _say(out, describe_fixups(prepared.fixups))
     for edit in prepared.fixups.edits:
-        _say(out, redact(edit.diff()))
+        _say(out, edit.shown_diff())
     if prepared.refusal:
         return ending.refused(report, prepared.refusal)
     if options.dry_run:

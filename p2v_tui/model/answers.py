@@ -27,6 +27,13 @@ from .validate import quoted
 After = Literal["poweroff", "reboot", "none"]
 
 
+class UnusableKeyError(ValueError):
+    """The private key offered for ``target.identity`` is not one SSH can
+    use (a paste that is no private key, or needs a passphrase); nothing was
+    kept. What reads keys (system/keyfile) raises a subclass; the wizard
+    says the message."""
+
+
 @dataclass(frozen=True)
 class TargetAnswers:
     host: str

@@ -24,6 +24,7 @@ from .units import KiB, SizeError, format_size, parse_size
 from .validate import (
     control_character,
     hostname_problem,
+    parse_dns_server,
     parse_gateway,
     parse_interface_address,
     parse_ip,
@@ -131,7 +132,7 @@ def _network(net: Mapping[str, Any]) -> Iterator[str]:
     for i, server in enumerate(net.get("dns", ())):
         if isinstance(server, str):
             try:
-                parse_ip(server, "DNS server")
+                parse_dns_server(server)
             except ValueError as e:
                 yield f"network.dns[{i}]: {e}"
 

@@ -1,49 +1,144 @@
 """Plain-text descriptions of the machine and the plan, for the console, the
-report and the wizard's summaries. 80 columns, ASCII only (serial consoles)."""
+report and the wizard's screens (the Source screen's machine lines, the
+Confirm screen's summary). 80 columns, ASCII only (serial consoles).
+
+Each fact has one phrasing here; the screens only lay the lines out.
+"""
 
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
+from .answers import After
 from .edits import FixupSet
-from .machine import Machine
-from .plan import Plan
+from .machine import (
+    Disk,
+    Filesystem,
+    LogicalVolume,
+    Machine,
+    MdArray,
+    Partition,
+    Subvolume,
+    SwapArea,
+    VolumeGroup,
+)
+from .plan import TARGET_ROOT, CopyJob, Plan
 from .target import InstanceFacts
 from .units import format_size
+
+# -- the source machine ---------------------------------------------------------
+
+
+def os_line(machine: Machine) -> str | None:
+    """``Debian GNU/Linux 7 (wheezy), hostname web01``; None when the probe
+    found neither."""
+    if not (machine.os.pretty_name or machine.os.hostname):
+        return None
+    return f"{machine.os.pretty_name or 'unknown OS'}, hostname {machine.os.hostname or '?'}"
+
+
+def disk_line(disk: Disk) -> str:
+    state = f"  (not offered: {disk.excluded})" if disk.excluded else ""
+    return f"{disk.path}  {format_size(disk.size)}  {disk.table or 'no table'}  {disk.model}{state}"
+
+
+def partition_use(machine: Machine, device: str) -> str:
+    """What a partition holds, in a few words."""
+    for fs in machine.filesystems:
+        if fs.device == device:
+            return f"{fs.fstype} {fs.mountpoint or '(not in fstab)'}"
+    for swap in machine.swaps:
+        if swap.path == device:
+            return "swap"
+    for vg in machine.volume_groups:
+        if device in vg.pvs:
+            return f"LVM physical volume of {vg.name}"
+    for md in machine.md_arrays:
+        if device in md.members:
+            return f"RAID member of {md.device}"
+    return ""
+
+
+def partition_line(part: Partition, detail: str) -> str:
+    """``/dev/sda1   256 MiB  ext3 /boot``; ``detail``: its use or flags."""
+    return f"{part.path:<16} {format_size(part.size):>10}  {detail}"
+
+
+def volume_group_line(vg: VolumeGroup) -> str:
+    return f"LVM {vg.name} {format_size(vg.size)} on {', '.join(vg.pvs)}"
+
+
+def logical_volume_line(lv: LogicalVolume) -> str:
+    return f"LV {lv.path} {format_size(lv.size)}"
+
+
+def raid_line(md: MdArray) -> str:
+    return f"RAID {md.device} {md.level} of {', '.join(md.members)}"
+
+
+def subvolume_line(sv: Subvolume) -> str:
+    where = f" at {sv.mountpoint}" if sv.mountpoint else ""
+    return f"subvolume {sv.path or '<top>'}{where}" + (" (read-only)" if sv.readonly else "")
+
+
+def used_text(fs: Filesystem) -> str:
+    return format_size(fs.used) if fs.used is not None else "unknown"
+
+
+FILESYSTEM_COLUMNS = f"{'Mount point':<14} {'Type':<6} {'Device':<14} {'Used':>10} {'Size':>10}"
+"""The head of the table :func:`filesystem_row` and :func:`swap_row` fill."""
+
+
+def filesystem_row(fs: Filesystem) -> str:
+    return (
+        f"{(fs.mountpoint or '-'):<14} {fs.fstype:<6} {fs.device:<14} {used_text(fs):>10} "
+        f"{format_size(fs.size):>10}"
+    )
+
+
+def swap_row(swap: SwapArea) -> str:
+    return f"{'swap':<14} {'swap':<6} {swap.path:<14} {'':>10} {format_size(swap.size):>10}  ({swap.kind})"
 
 
 def describe_machine(machine: Machine) -> str:
     lines = ["Source machine"]
-    if machine.os.pretty_name or machine.os.hostname:
-        lines.append(f"  {machine.os.pretty_name or 'unknown OS'}, hostname {machine.os.hostname or '?'}")
+    if (system := os_line(machine)) is not None:
+        lines.append(f"  {system}")
     for disk in machine.disks:
-        state = f"  (not offered: {disk.excluded})" if disk.excluded else ""
-        lines.append(
-            f"  {disk.path}  {format_size(disk.size)}  {disk.table or 'no table'}  {disk.model}{state}"
-        )
-        for part in disk.partitions:
-            flags = ",".join(sorted(part.flags))
-            lines.append(f"    {part.path:<16} {format_size(part.size):>10}  {flags}")
+        lines.append(f"  {disk_line(disk)}")
+        lines.extend(f"    {partition_line(part, ','.join(sorted(part.flags)))}" for part in disk.partitions)
     if machine.filesystems:
         lines.append("  Filesystems:")
         for fs in machine.filesystems:
-            used = format_size(fs.used) if fs.used is not None else "unknown"
             lines.append(
                 f"    {fs.device:<16} {fs.fstype:<6} {fs.mountpoint or '-':<12} "
-                f"{used:>10} used of {format_size(fs.size)}"
+                f"{used_text(fs):>10} used of {format_size(fs.size)}"
             )
-            for sv in fs.subvolumes:
-                ro = " (read-only)" if sv.readonly else ""
-                lines.append(f"      subvolume {sv.path or '<top>'} at {sv.mountpoint or '-'}{ro}")
+            lines.extend(f"      {subvolume_line(sv)}" for sv in fs.subvolumes)
             lines.extend(f"      note: {note}" for note in fs.notes)
     for swap in machine.swaps:
         lines.append(f"  Swap {swap.kind} {swap.path} {format_size(swap.size)}")
     for vg in machine.volume_groups:
-        lines.append(f"  LVM volume group {vg.name} on {', '.join(vg.pvs)}: {format_size(vg.size)}")
-        lines.extend(f"    LV {lv.name} {format_size(lv.size)}" for lv in vg.lvs)
-    for md in machine.md_arrays:
-        lines.append(f"  RAID {md.device} {md.level} of {', '.join(md.members)}")
+        lines.append(f"  {volume_group_line(vg)}")
+        lines.extend(f"    {logical_volume_line(lv)}" for lv in vg.lvs)
+    lines.extend(f"  {raid_line(md)}" for md in machine.md_arrays)
     return "\n".join(lines) + "\n"
+
+
+# -- the plan -------------------------------------------------------------------
+
+
+def boot_text(plan: Plan) -> str:
+    """How the instance boots: ``its own kernel (GRUB on /dev/vda)``."""
+    if plan.boot == "own":
+        return f"its own kernel (GRUB on {plan.bootloader_disk or '?'})"
+    return "the cluster's kernel"
+
+
+def _copy_source(job: CopyJob) -> str:
+    """``/dev/sda3``, or ``/dev/sda2/@home`` for a btrfs subvolume."""
+    return job.source_device + (job.source_path if job.source_path != "/" else "")
 
 
 def describe_plan(plan: Plan, facts: InstanceFacts | None = None) -> str:
@@ -62,17 +157,10 @@ def describe_plan(plan: Plan, facts: InstanceFacts | None = None) -> str:
     lines.append(f"Copy ({format_size(plan.total_bytes)} in {len(plan.copies)} jobs):")
     for job in plan.copies:
         excl = f"  excluding {', '.join(job.excludes)}" if job.excludes else ""
-        lines.append(
-            f"  {job.source_device}{job.source_path if job.source_path != '/' else ''} -> {job.dest}{excl}"
-        )
+        lines.append(f"  {_copy_source(job)} -> {job.dest}{excl}")
     for sf in plan.swapfiles:
         lines.append(f"Swap file {sf.path}: {format_size(sf.size)} (recreated)")
-    boot = (
-        "its own kernel (GRUB on " + (plan.bootloader_disk or "?") + ")"
-        if plan.boot == "own"
-        else "the cluster kernel"
-    )
-    lines.append(f"Boot: {boot}")
+    lines.append(f"Boot: {boot_text(plan)}")
     if plan.dropped:
         lines.append(f"Not migrated: {', '.join(plan.dropped)}")
     for src, dst in plan.merged.items():
@@ -89,3 +177,65 @@ def describe_fixups(fixups: FixupSet) -> str:
         lines.append(f"  [{cmd.fixup}] run {shlex.join(cmd.argv)}: {cmd.reason}")
     lines.extend(f"  note: {note}" for note in fixups.notes)
     return "\n".join(lines) + "\n"
+
+
+# -- the Confirm screen's summary ----------------------------------------------
+
+SummaryKind = Literal["erased", "heading", "item"]
+"""``erased``: the warning naming what is lost; ``heading``: a section;
+``item``: a line of one."""
+
+AFTER_TEXT: dict[str, str] = {
+    "poweroff": "the bootstrap OS powers the instance off",
+    "reboot": "the bootstrap OS reboots the instance",
+    "none": "the instance keeps running the bootstrap OS (shut it down yourself)",
+}
+
+
+def _target_mountpoint(job: CopyJob) -> str:
+    """Where a copy job's tree lands in the migrated system."""
+    rel = job.dest[len(TARGET_ROOT) :] if job.dest.startswith(TARGET_ROOT) else job.dest
+    return rel or "/"
+
+
+def _copy_lines(plan: Plan) -> list[str]:
+    """``/dev/sda3 (/) -> /dev/vda1 ext4 /  24.5 MiB`` and its exclusions."""
+    lines = []
+    for job in plan.copies:
+        where = _target_mountpoint(job)
+        part = plan.partition_at(job.mountpoint or where) or plan.partition_at(where)
+        into = f"{part.device} {part.fstype or ''}".rstrip() if part is not None else job.dest
+        lines.append(f"  {_copy_source(job)} -> {into} at {where}, {format_size(job.bytes)} used")
+        if job.excludes:
+            base = "" if where == "/" else where
+            lines.append(f"      not copied: {', '.join(base + e for e in job.excludes)}")
+    return lines
+
+
+def confirm_summary(plan: Plan, fixups: FixupSet, after: After, name: str) -> list[tuple[SummaryKind, str]]:
+    """(kind, line) of what a run erases, copies and does then, asked
+    before anything is written; ``name``: the instance whose disks are
+    erased."""
+    out: list[tuple[SummaryKind, str]] = [("erased", f"ERASED on instance {name}:")]
+    for dp in plan.disks:
+        out.append(
+            (
+                "item",
+                f"  {dp.disk.path}  {format_size(dp.disk.size)}: everything on it is replaced by"
+                f" {len(dp.partitions)} new partitions ({dp.table})",
+            )
+        )
+    out.append(("heading", f"Copied ({format_size(plan.total_bytes)}):"))
+    out += [("item", line) for line in _copy_lines(plan)]
+    for p in plan.partitions:
+        if p.role == "swap":
+            out.append(("item", f"  new swap {p.device} {format_size(p.size)}"))
+    for sf in plan.swapfiles:
+        out.append(("item", f"  swap file {sf.path} {format_size(sf.size)} (recreated)"))
+    if plan.dropped:
+        out.append(("item", f"  not migrated: {', '.join(plan.dropped)}"))
+    out.append(("heading", "Then:"))
+    out.append(("item", f"  {len(fixups.edits)} configuration files adapted; boots {boot_text(plan)}"))
+    out.append(("item", f"  {AFTER_TEXT.get(after, after)}"))
+    out.append(("item", "Nothing on this (source) machine is changed."))
+    return out

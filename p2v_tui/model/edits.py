@@ -7,6 +7,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .redact import redact
+
 EditKind = Literal["file", "symlink"]
 
 
@@ -66,6 +68,12 @@ class FileEdit:
         if self.kind == "symlink":
             text = f"# symlink {self.path}\n" + text
         return text
+
+    def shown_diff(self) -> str:
+        """The diff as shown and kept everywhere (screen, console, events,
+        report): secret-looking values masked, since context lines of a
+        keyfile can hold a Wi-Fi key."""
+        return redact(self.diff())
 
 
 def _lines(text: str | None) -> list[str]:

@@ -260,11 +260,6 @@ class StaticConfig:
     """Empty: resolv.conf is left as it is."""
 
 
-def parse_dns_list(text: str) -> tuple[str, ...]:
-    """What a person types in the DNS field: addresses separated by commas or blanks."""
-    return tuple(word for word in re.split(r"[\s,]+", text) if word)
-
-
 def _ip(text: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(text.strip())
@@ -279,6 +274,25 @@ def _cidr(text: str) -> IPInterface | None:
         return ipaddress.ip_interface(text.strip())
     except ValueError:
         return None
+
+
+def address_form_problem(text: str) -> str | None:
+    """What a typed static address lacks to be one at all (an address and
+    its prefix length), said as it is typed; None when it has the form.
+    Whether this live system can use it is for :func:`validate`."""
+    if not text.strip():
+        return "type the address with its prefix length, e.g. 192.0.2.10/24"
+    if _cidr(text) is not None:
+        return None
+    if _ip(text) is not None:
+        return f"add the prefix length, e.g. {text.strip()}/24"
+    return "not an address with a prefix length (192.0.2.10/24)"
+
+
+def gateway_form_problem(text: str) -> str | None:
+    """A typed gateway that is not an IP address at all; None for one, or
+    for nothing typed (no default route)."""
+    return "not an IP address" if text.strip() and _ip(text) is None else None
 
 
 def validate(cfg: StaticConfig, state: NetworkState) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from collections.abc import Callable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -117,6 +118,62 @@ def parse_gateway(text: str, address: IPInterface) -> IPAddress:
     if gw == address.ip:
         raise ValueError(f"gateway {text} is the address itself")
     return gw
+
+
+# -- what a person types in a form field ---------------------------------------
+# The wizard's fields hold text as typed: blanks around it, a trailing dot on
+# a host name, several DNS servers in one line. These checks take that text
+# and say what is wrong in the words of the parsers above.
+
+
+def parse_dns_list(text: str) -> tuple[str, ...]:
+    """What a person types in a DNS field: addresses separated by commas or blanks."""
+    return tuple(word for word in re.split(r"[\s,]+", text) if word)
+
+
+def clean_hostname(text: str) -> str:
+    """A host name as the files want it: blanks and a trailing dot dropped
+    (a fully qualified name may be typed with its root dot)."""
+    return text.strip().rstrip(".")
+
+
+def typed_hostname_problem(text: str) -> str | None:
+    """Why ``text`` is not a host name (short or fully qualified), or None."""
+    return hostname_problem(clean_hostname(text))
+
+
+def _problem(parse: Callable[[str], object], text: str) -> str | None:
+    try:
+        parse(text.strip())
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def typed_address_problem(text: str) -> str | None:
+    """An address with its prefix length, e.g. 192.0.2.10/24."""
+    return _problem(parse_interface_address, text)
+
+
+def typed_gateway_problem(text: str) -> str | None:
+    """A gateway's address, or nothing (no default route). Whether it suits
+    the address is :func:`parse_gateway`'s to say, once both are known."""
+    return _problem(lambda t: parse_ip(t, "gateway"), text) if text.strip() else None
+
+
+def typed_dns_problem(text: str) -> str | None:
+    """DNS servers' addresses as :func:`parse_dns_list` splits them."""
+    for server in parse_dns_list(text):
+        problem = _problem(parse_dns_server, server)
+        if problem:
+            return f"{problem} (separate servers with commas)"
+    return None
+
+
+def parse_dns_server(text: str) -> IPAddress:
+    """One DNS server: an address, as resolv.conf and every network
+    configuration take it (no name: it would need a DNS server itself)."""
+    return parse_ip(text, "DNS server")
 
 
 DISK_SIZE_MAX = 2**50

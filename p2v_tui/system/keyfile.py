@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from ..model.answers import UnusableKeyError
 from .ssh import load_private_key
 from .target import TargetError
 
@@ -28,7 +29,7 @@ _ARMOR = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOT
 _PUBLIC_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 
 
-class PastedKeyError(TargetError):
+class PastedKeyError(TargetError, UnusableKeyError):
     """The pasted text is not a private key SSH can use; nothing was kept."""
 
 

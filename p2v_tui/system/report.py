@@ -13,7 +13,7 @@ Layout::
     result.txt        how it ended
 
 Nothing secret is written: private keys are only ever referred to by path
-and secret-looking values in diffs are masked (model/redact).
+and secret-looking values in diffs are masked (FileEdit.shown_diff).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import Any, TextIO
 from ..model.edits import FixupSet
 from ..model.events import Event, event_to_json
 from ..model.machine import ConfigSnapshot, Machine
-from ..model.redact import redact
 from ..model.serialize import to_jsonable
 from ..model.validate import printable
 
@@ -191,7 +190,7 @@ class Report:
         for i, edit in enumerate(fixups.edits, 1):
             name = f"{i:02d}-{_slug(edit.path)}.diff"
             header = f"# fixup: {edit.fixup}\n# why: {edit.reason}\n"
-            paths.append(self.write_text(f"diffs/{name}", header + redact(edit.diff())))
+            paths.append(self.write_text(f"diffs/{name}", header + edit.shown_diff()))
         commands = "".join(f"{shlex.join(c.argv)}\t# {c.fixup}: {c.reason}\n" for c in fixups.commands)
         self.write_text("diffs/commands.txt", commands)
         return paths

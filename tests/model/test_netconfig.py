@@ -14,10 +14,11 @@ from p2v_tui.model.netconfig import (
     Interface,
     NetworkState,
     StaticConfig,
+    address_form_problem,
     apply_argvs,
+    gateway_form_problem,
     network_state,
     parse_default_routes,
-    parse_dns_list,
     parse_ip_addr,
     parse_resolv_conf,
     resolv_conf_text,
@@ -294,15 +295,19 @@ def test_validate_never_raises_on_typed_text(iface: str, address: str, gateway: 
 
 
 @pytest.mark.parametrize(
-    ("text", "servers"),
+    ("address", "gateway", "problems"),
     [
-        ("192.0.2.53, 2001:db8::53", ("192.0.2.53", "2001:db8::53")),
-        (" 192.0.2.53  192.0.2.54,,", ("192.0.2.53", "192.0.2.54")),
-        ("", ()),
+        ("192.0.2.10/24", "192.0.2.1", (None, None)),
+        ("192.0.2.0/24", "", (None, None)),  # the form is right; validate says what it is
+        ("192.0.2.10", "gw", ("add the prefix length, e.g. 192.0.2.10/24", "not an IP address")),
+        ("10.1/8", "", ("not an address with a prefix length (192.0.2.10/24)", None)),
+        (" ", "", ("type the address with its prefix length, e.g. 192.0.2.10/24", None)),
     ],
 )
-def test_parse_dns_list(text: str, servers: tuple[str, ...]) -> None:
-    assert parse_dns_list(text) == servers
+def test_the_form_of_a_typed_setting(
+    address: str, gateway: str, problems: tuple[str | None, str | None]
+) -> None:
+    assert (address_form_problem(address), gateway_form_problem(gateway)) == problems
 
 
 # --- commands and files ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from p2v_tui.model.edits import FileEdit
 from p2v_tui.model.machine import ConfigSnapshot, Disk, Filesystem, Machine, Partition, Subvolume, SwapArea
 from p2v_tui.model.plan import LayoutChoices
 from p2v_tui.model.progress import ProgressTracker
@@ -65,6 +66,20 @@ def test_redact_masks_secrets(text: str, hidden: str | None) -> None:
 def test_redact_keeps_flags_and_ordinary_lines() -> None:
     text = "psk-flags=1\naddress1=198.51.100.10/24\nmethod=manual\n"
     assert redact(text) == text
+
+
+def test_an_edit_shows_its_diff_with_secrets_masked() -> None:
+    old = "[wifi-security]\npsk=hunter22\n[ipv4]\nmethod=auto\n"
+    edit = FileEdit(
+        "/etc/NetworkManager/system-connections/w.nmconnection",
+        old,
+        old.replace("auto", "manual"),
+        "nm",
+        "why",
+    )
+    shown = edit.shown_diff()
+    assert "hunter22" in edit.diff() and "hunter22" not in shown
+    assert "+method=manual" in shown and MASK in shown
 
 
 def test_progress_never_runs_backwards_and_reaches_total() -> None:

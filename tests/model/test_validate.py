@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from p2v_tui.model.validate import (
     DISK_SIZE_MAX,
+    clean_hostname,
     control_character,
     device_path_problem,
     disk_size_problem,
     hostname_problem,
+    parse_dns_list,
     parse_gateway,
     parse_interface_address,
     parse_ip,
     printable,
+    typed_address_problem,
+    typed_dns_problem,
+    typed_gateway_problem,
+    typed_hostname_problem,
 )
 
 
@@ -179,3 +187,44 @@ def test_printable(text: str, one_line: str, several_lines: str) -> None:
     assert printable(text, lines=True) == several_lines
     assert control_character(printable(text)) is None
     printable(text).encode("utf-8")  # a stream can write it
+
+
+# --- what a person types in a form field --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "error"),
+    [
+        (typed_hostname_problem, "web01.example.org", None),
+        (typed_hostname_problem, "web01", None),
+        (typed_hostname_problem, "", "a host name is needed"),
+        (typed_hostname_problem, "-web", "letters, digits and '-' between dots, e.g. web01.example.org"),
+        (typed_address_problem, "192.0.2.10/24", None),
+        (typed_address_problem, "2001:db8::10/64", None),
+        (typed_address_problem, "192.0.2.10", "with the prefix length, e.g. 192.0.2.10/24"),
+        (typed_address_problem, "192.0.2.300/24", "not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24"),
+        (typed_dns_problem, "192.0.2.53 192.0.2.54", None),
+        (typed_dns_problem, "ns1", "DNS server 'ns1' is not an IP address (separate servers with commas)"),
+    ],
+)
+def test_settings_are_checked(check: Callable[[str], str | None], text: str, error: str | None) -> None:
+    assert check(text) == error
+
+
+def test_a_typed_gateway_may_be_empty_and_a_host_name_may_end_in_a_dot() -> None:
+    assert typed_gateway_problem("  ") is None
+    assert typed_gateway_problem("gw") == "gateway 'gw' is not an IP address"
+    assert clean_hostname(" web01.example.org. ") == "web01.example.org"
+    assert typed_hostname_problem("web01.example.org.") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "servers"),
+    [
+        ("192.0.2.53, 2001:db8::53", ("192.0.2.53", "2001:db8::53")),
+        (" 192.0.2.53  192.0.2.54,,", ("192.0.2.53", "192.0.2.54")),
+        ("", ()),
+    ],
+)
+def test_parse_dns_list(text: str, servers: tuple[str, ...]) -> None:
+    assert parse_dns_list(text) == servers

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..validate import hostname_problem
+from ..validate import clean_hostname, hostname_problem
 from ._context import Context
 from ._text import assignments, body, ending, lines_of, render
 from ._workspace import Scope
@@ -71,7 +71,7 @@ def old_names(ctx: Context, scope: Scope) -> Names | None:
 
 
 def new_names(ctx: Context, old: Names | None) -> Names:
-    name = (ctx.choices.hostname or ctx.facts.name).strip().rstrip(".")
+    name = clean_hostname(ctx.choices.hostname or ctx.facts.name)
     short = name.split(".", 1)[0]
     if "." in name:
         return Names(short, name)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 
 from ..edits import StaticAddress
-from ..validate import parse_gateway, parse_interface_address, parse_ip
+from ..validate import parse_dns_server, parse_gateway, parse_interface_address
 from . import network_ifupdown, network_netplan, network_networkd, network_nm, network_rhel
 from ._context import Context
 from ._interfaces import NicMap, SourceInterface, build_map
@@ -134,7 +134,7 @@ def static_problem(static: StaticAddress) -> str | None:
         if static.gateway:
             parse_gateway(static.gateway, address)
         for server in static.dns:
-            parse_ip(server, "DNS server")
+            parse_dns_server(server)
     except ValueError as e:
         return str(e)
     return None

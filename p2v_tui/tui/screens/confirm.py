@@ -10,80 +10,20 @@ from typing import Any
 import urwid
 
 from ...engine.prepare import Prepared
-from ...model.answers import After
-from ...model.plan import TARGET_ROOT, CopyJob, Plan
-from ...model.units import format_size
+from ...model.describe import SummaryKind, confirm_summary
 from ..controller import Controller
 from ..widgets.dialogs import ask_typed
 from ..widgets.frame import WizardFrame
 from .base import NAV_KEYS, STEPS, Navigator
 
-AFTER: dict[str, str] = {
-    "poweroff": "the bootstrap OS powers the instance off",
-    "reboot": "the bootstrap OS reboots the instance",
-    "none": "the instance keeps running the bootstrap OS (shut it down yourself)",
-}
+ATTR: dict[SummaryKind, str] = {"erased": "error", "heading": "title", "item": "body"}
+"""The palette attribute of each kind of summary line."""
 
 
 def indented(attr: str, line: str) -> Any:
     """A text line whose continuation rows keep its indent when it wraps."""
     body = line.lstrip(" ")
     return urwid.Padding(urwid.Text((attr, body)), left=len(line) - len(body))
-
-
-def target_mountpoint(job: CopyJob) -> str:
-    """Where a copy job's tree lands in the migrated system."""
-    rel = job.dest[len(TARGET_ROOT) :] if job.dest.startswith(TARGET_ROOT) else job.dest
-    return rel or "/"
-
-
-def copy_lines(plan: Plan) -> list[str]:
-    """``/dev/sda3 (/) -> /dev/vda1 ext4 /  24.5 MiB`` and its exclusions."""
-    lines = []
-    for job in plan.copies:
-        where = target_mountpoint(job)
-        part = plan.partition_at(job.mountpoint or where) or plan.partition_at(where)
-        into = f"{part.device} {part.fstype or ''}".rstrip() if part is not None else job.dest
-        src = job.source_device + (job.source_path if job.source_path != "/" else "")
-        lines.append(f"  {src} -> {into} at {where}, {format_size(job.bytes)} used")
-        if job.excludes:
-            base = "" if where == "/" else where
-            lines.append(f"      not copied: {', '.join(base + e for e in job.excludes)}")
-    return lines
-
-
-def summary_lines(prepared: Prepared, after: After, name: str) -> list[tuple[str, str]]:
-    """(palette attribute, line) of the whole summary; ``name``: the
-    instance whose disks are erased."""
-    plan = prepared.plan
-    out: list[tuple[str, str]] = [("error", f"ERASED on instance {name}:")]
-    for dp in plan.disks:
-        out.append(
-            (
-                "body",
-                f"  {dp.disk.path}  {format_size(dp.disk.size)}: everything on it is replaced by"
-                f" {len(dp.partitions)} new partitions ({dp.table})",
-            )
-        )
-    out.append(("title", f"Copied ({format_size(plan.total_bytes)}):"))
-    out += [("body", line) for line in copy_lines(plan)]
-    swaps = [p for p in plan.partitions if p.role == "swap"]
-    for p in swaps:
-        out.append(("body", f"  new swap {p.device} {format_size(p.size)}"))
-    for sf in plan.swapfiles:
-        out.append(("body", f"  swap file {sf.path} {format_size(sf.size)} (recreated)"))
-    if plan.dropped:
-        out.append(("body", f"  not migrated: {', '.join(plan.dropped)}"))
-    boot = (
-        f"its own kernel (GRUB on {plan.bootloader_disk or '?'})"
-        if plan.boot == "own"
-        else "the cluster's kernel"
-    )
-    out.append(("title", "Then:"))
-    out.append(("body", f"  {len(prepared.fixups.edits)} configuration files adapted; boots {boot}"))
-    out.append(("body", f"  {AFTER.get(after, after)}"))
-    out.append(("body", "Nothing on this (source) machine is changed."))
-    return out
 
 
 class ConfirmScreen:
@@ -112,10 +52,10 @@ class ConfirmScreen:
             self._walker[:] = [urwid.Text("There is no plan yet: go back to the layout.")]
             self.frame.set_continue(False, "no plan yet")
             return
-        rows: list[Any] = [
-            indented(attr, line)
-            for attr, line in summary_lines(prepared, self.controller.answers.after, self._name(prepared))
-        ]
+        summary = confirm_summary(
+            prepared.plan, prepared.fixups, self.controller.answers.after, self._name(prepared)
+        )
+        rows: list[Any] = [indented(ATTR[kind], line) for kind, line in summary]
         self._walker[:] = rows
         self.frame.set_title(f"Erase the disks of {self._name(prepared)} and copy this machine into it?")
         self.frame.set_continue(True)

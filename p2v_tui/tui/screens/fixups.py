@@ -11,7 +11,6 @@ masked as they are in the report.
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 from collections.abc import Callable
 from functools import partial
@@ -22,8 +21,14 @@ import urwid
 from ...engine.prepare import Prepared
 from ...model.edits import FileEdit, FixupChoices, StaticAddress
 from ...model.fixups.network import static_problem
-from ...model.redact import redact
-from ...model.validate import hostname_problem, parse_interface_address, parse_ip
+from ...model.validate import (
+    clean_hostname,
+    parse_dns_list,
+    typed_address_problem,
+    typed_dns_problem,
+    typed_gateway_problem,
+    typed_hostname_problem,
+)
 from ..controller import Controller, Done, Failed, Result
 from ..widgets.common import FitLine, Markup, PlainButton, styled_button, truncate_end
 from ..widgets.diffview import DiffView
@@ -37,40 +42,6 @@ BOOT_MODES = [
     ("cluster", "the cluster's kernel (no bootloader)"),
 ]
 DIFF_KEYS = [("Up/Down PgUp/PgDn", "scroll"), ("Esc", "back to the list"), ("F10", "quit")]
-
-
-def hostname_error(text: str) -> str | None:
-    """Why ``text`` is not a host name (short or fully qualified), or None."""
-    return hostname_problem(text.strip().rstrip("."))
-
-
-def _value_error(parse: Callable[[str], object], text: str) -> str | None:
-    try:
-        parse(text.strip())
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def address_error(text: str) -> str | None:
-    """An address with its prefix length, e.g. 192.0.2.10/24."""
-    return _value_error(parse_interface_address, text)
-
-
-def gateway_error(text: str) -> str | None:
-    return _value_error(lambda t: parse_ip(t, "gateway"), text) if text.strip() else None
-
-
-def dns_servers(text: str) -> tuple[str, ...]:
-    return tuple(part for part in re.split(r"[,\s]+", text.strip()) if part)
-
-
-def dns_error(text: str) -> str | None:
-    for server in dns_servers(text):
-        error = _value_error(lambda t: parse_ip(t, "DNS server"), server)
-        if error:
-            return f"{error} (separate servers with commas)"
-    return None
 
 
 def edit_line(edit: FileEdit, width: int) -> str:
@@ -143,11 +114,13 @@ class FixupsScreen:
         self._diff: DiffView | None = None
         self._optional: dict[str, Any] = {}
 
-        self.hostname = TextField("Hostname", glyphs=g, validate=hostname_error, on_change=self._typed)
+        self.hostname = TextField(
+            "Hostname", glyphs=g, validate=typed_hostname_problem, on_change=self._typed
+        )
         self.addressing = RadioGroup(ADDRESSING, "keep", on_change=self._apply)
         self.address = TextField("Address", glyphs=g, validate=self._address_error, on_change=self._typed)
-        self.gateway = TextField("Gateway", glyphs=g, validate=gateway_error, on_change=self._typed)
-        self.dns = TextField("DNS servers", glyphs=g, validate=dns_error, on_change=self._typed)
+        self.gateway = TextField("Gateway", glyphs=g, validate=typed_gateway_problem, on_change=self._typed)
+        self.dns = TextField("DNS servers", glyphs=g, validate=typed_dns_problem, on_change=self._typed)
         self.boot = RadioGroup(BOOT_MODES, "own", on_change=self._apply)
         # made once: the list is rebuilt after each change and keeps its
         # focus only on the same widgets (a new wrapper sent it to the top)
@@ -198,7 +171,7 @@ class FixupsScreen:
     # -- what the person chose ------------------------------------------------
 
     def _address_error(self, text: str) -> str | None:
-        return address_error(text) if self.addressing.value == "static" else None
+        return typed_address_problem(text) if self.addressing.value == "static" else None
 
     def _choices(self) -> tuple[FixupChoices, str] | str:
         """The fixup choices and boot mode the form says, or what is wrong."""
@@ -211,7 +184,7 @@ class FixupsScreen:
         static = None
         if self.addressing.value == "static":
             static = StaticAddress(
-                self.address.text.strip(), self.gateway.text.strip() or None, dns_servers(self.dns.text)
+                self.address.text.strip(), self.gateway.text.strip() or None, parse_dns_list(self.dns.text)
             )
             problem = static_problem(static)  # what each field cannot say alone (a gateway's family)
             if problem:
@@ -219,7 +192,7 @@ class FixupsScreen:
         disabled = frozenset(fid for fid, box in self._optional.items() if not box.get_state())
         fx = dataclasses.replace(
             self.controller.answers.fixups,
-            hostname=self.hostname.text.strip().rstrip("."),
+            hostname=clean_hostname(self.hostname.text),
             static=static,
             disabled=disabled,
         )
@@ -353,7 +326,7 @@ class FixupsScreen:
         edits = prepared.fixups.edits
         edit = edits[i]
         self._diff = DiffView(
-            redact(edit.diff()), self.nav.glyphs, path=edit.path, index=i + 1, count=len(edits)
+            edit.shown_diff(), self.nav.glyphs, path=edit.path, index=i + 1, count=len(edits)
         )
         self._body.original_widget = self._diff
         self.frame.set_title(f"{edit.fixup}: {edit.reason}")

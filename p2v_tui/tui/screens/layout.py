@@ -1,7 +1,7 @@
 """Layout: the planned target disks, each as a bar, and a table to resize,
 refit or move each filesystem; whether the data fits is always in view.
 
-Every edit becomes an explicit layout (layout_edit) that the controller
+Every edit becomes an explicit layout (model/layout_edit) that the controller
 plans again; while the result does not fit, the bars show the request
 overflowing, the reason is on screen and Continue is refused.
 """
@@ -15,14 +15,7 @@ from typing import Any
 import urwid
 
 from ...engine.prepare import Prepared
-from ...model.plan import LayoutRequest, SwapPolicy
-from ...model.units import MiB, format_size
-from ..controller import Controller, Done, Result
-from ..widgets.common import PlainButton, boxed, styled_button, truncate_end
-from ..widgets.diskbar import DiskBar, Segment
-from ..widgets.fields import SizeField
-from .base import STEPS, Navigator, list_frame
-from .layout_edit import (
+from ...model.layout_edit import (
     SWAP,
     Edit,
     Fit,
@@ -36,6 +29,13 @@ from .layout_edit import (
     partition_for,
     shown_size,
 )
+from ...model.plan import LayoutRequest, SwapPolicy
+from ...model.units import MiB, format_size
+from ..controller import Controller, Done, Result
+from ..widgets.common import PlainButton, boxed, styled_button, truncate_end
+from ..widgets.diskbar import DiskBar, Segment
+from ..widgets.fields import SizeField
+from .base import STEPS, Navigator, list_frame
 
 KEYS = [
     ("+/-", "size"),

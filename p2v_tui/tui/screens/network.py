@@ -9,12 +9,19 @@ that follows can reach the instance.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import urwid
 
-from ...model.netconfig import NetworkState, StaticConfig, parse_dns_list, summary, warnings_for
+from ...model.netconfig import (
+    NetworkState,
+    StaticConfig,
+    address_form_problem,
+    gateway_form_problem,
+    summary,
+    warnings_for,
+)
+from ...model.validate import parse_dns_list, typed_dns_problem
 from ..controller import Controller, Done, Failed, Result
 from ..widgets.common import PlainButton, styled_button
 from ..widgets.fields import LABEL_WIDTH, RadioGroup, TextField
@@ -28,38 +35,6 @@ INTRO = (
 )
 
 NO_ADDRESS_WARNING = "No interface has an address: set one below, or the target may be unreachable."
-
-
-def _cidr_error(text: str) -> str | None:
-    text = text.strip()
-    if not text:
-        return "type the address with its prefix length, e.g. 192.0.2.10/24"
-    if "/" not in text:
-        try:
-            ipaddress.ip_address(text)
-        except ValueError:
-            return "not an IP address"
-        return f"add the prefix length, e.g. {text}/24"
-    try:
-        ipaddress.ip_interface(text)
-    except ValueError:
-        return "not an address with a prefix length (192.0.2.10/24)"
-    return None
-
-
-def _ip_error(text: str) -> str | None:
-    if not text.strip():
-        return None  # optional
-    try:
-        ipaddress.ip_address(text.strip())
-    except ValueError:
-        return "not an IP address"
-    return None
-
-
-def _dns_error(text: str) -> str | None:
-    bad = [s for s in parse_dns_list(text) if _ip_error(s) is not None]
-    return f"not an IP address: {', '.join(bad)}" if bad else None
 
 
 class EnterActs(urwid.WidgetWrap):  # type: ignore[misc]
@@ -94,9 +69,9 @@ class NetworkScreen:
 
         self._summary = urwid.Text("  reading the network state ...")
         self._iface_row = urwid.Pile([urwid.Text("")])
-        self.address = TextField("Address/prefix", glyphs=glyphs, validate=_cidr_error)
-        self.gateway = TextField("Gateway", glyphs=glyphs, validate=_ip_error)
-        self.dns = TextField("DNS servers", glyphs=glyphs, validate=_dns_error)
+        self.address = TextField("Address/prefix", glyphs=glyphs, validate=address_form_problem)
+        self.gateway = TextField("Gateway", glyphs=glyphs, validate=gateway_form_problem)
+        self.dns = TextField("DNS servers", glyphs=glyphs, validate=typed_dns_problem)
         self.interface: RadioGroup | None = None
         apply = PlainButton("Apply static address", lambda _b: self.apply())
         apply_row = urwid.Padding(styled_button(apply), left=LABEL_WIDTH + 1, width=apply.width)

@@ -10,6 +10,19 @@ from typing import Any
 
 import urwid
 
+from ...model.describe import (
+    FILESYSTEM_COLUMNS,
+    disk_line,
+    filesystem_row,
+    logical_volume_line,
+    os_line,
+    partition_line,
+    partition_use,
+    raid_line,
+    subvolume_line,
+    swap_row,
+    volume_group_line,
+)
 from ...model.machine import Machine
 from ...model.units import format_size
 from ..controller import Controller, Done, Result
@@ -24,23 +37,6 @@ def exclusion_error(text: str) -> str | None:
     if text and not text.startswith("/"):
         return "an absolute path, as the source sees it: /var/cache/apt/archives"
     return None
-
-
-def partition_use(machine: Machine, device: str) -> str:
-    """What a partition holds, in a few words."""
-    for fs in machine.filesystems:
-        if fs.device == device:
-            return f"{fs.fstype} {fs.mountpoint or '(not in fstab)'}"
-    for swap in machine.swaps:
-        if swap.path == device:
-            return "swap"
-    for vg in machine.volume_groups:
-        if device in vg.pvs:
-            return f"LVM physical volume of {vg.name}"
-    for md in machine.md_arrays:
-        if device in md.members:
-            return f"RAID member of {md.device}"
-    return ""
 
 
 class SourceScreen:
@@ -157,49 +153,61 @@ class SourceScreen:
     # -- drawing ------------------------------------------------------------
 
     def _show(self, focus_add: bool = False) -> None:
+        self._draw(focus_add)
+        self._measure_unmeasured()
+
+    def _draw(self, focus_add: bool) -> None:
         machine = self.controller.machine
         assert machine is not None
         self.frame.set_continue(True)
+        items = [
+            *self._machine_items(machine),
+            urwid.Divider(),
+            *self._filesystem_items(machine),
+            urwid.Divider(),
+            *self._exclusion_items(),
+        ]
+        self._walker[:] = items
+        if focus_add:
+            self._list.set_focus(len(items) - 1)
+        else:
+            self._list.set_focus(next((i for i, w in enumerate(items) if w.selectable()), 0))
+        if self._focus_body:  # the frame was built before there were fields
+            self._focus_body = False
+            self.frame.focus_body()
+
+    def _machine_items(self, machine: Machine) -> list[Any]:
+        """The OS, the disks (a checkbox each when there are several) with
+        their partitions, volume groups and RAID arrays."""
         items: list[Any] = []
-        if machine.os.pretty_name or machine.os.hostname:
-            items.append(
-                urwid.Text(f" {machine.os.pretty_name or 'unknown OS'}, hostname {machine.os.hostname}")
-            )
+        if (system := os_line(machine)) is not None:
+            items.append(urwid.Text(f" {system}"))
         chosen = self._chosen_disks(machine)
         several = len(machine.disks) > 1
         for disk in machine.disks:
-            head = f"{disk.path}  {format_size(disk.size)}  {disk.table or 'no table'}  {disk.model}"
-            if disk.excluded:
-                head += f"  (not offered: {disk.excluded})"
             if several:
-                box = urwid.CheckBox(head, disk.path in chosen)
+                box = urwid.CheckBox(disk_line(disk), disk.path in chosen)
                 urwid.connect_signal(box, "postchange", self._toggle_disk, user_args=[disk.path])
                 items.append(urwid.AttrMap(box, None, "field.focus"))
             else:
-                items.append(urwid.Text(f" {head}", wrap="clip"))
-            for part in disk.partitions:
-                use = partition_use(machine, part.path)
-                items.append(
-                    urwid.Text(f"   {part.path:<16} {format_size(part.size):>10}  {use}", wrap="clip")
-                )
+                items.append(urwid.Text(f" {disk_line(disk)}", wrap="clip"))
+            items += [
+                urwid.Text(f"   {partition_line(part, partition_use(machine, part.path))}", wrap="clip")
+                for part in disk.partitions
+            ]
         for vg in machine.volume_groups:
-            items.append(
-                urwid.Text(f" LVM {vg.name} {format_size(vg.size)} on {', '.join(vg.pvs)}", wrap="clip")
-            )
-            items += [urwid.Text(f"   LV {lv.path} {format_size(lv.size)}", wrap="clip") for lv in vg.lvs]
-        for md in machine.md_arrays:
-            items.append(urwid.Text(f" RAID {md.device} {md.level} of {', '.join(md.members)}", wrap="clip"))
-        items += [
-            urwid.Divider(),
-            urwid.Text(
-                ("title", f"     {'Mount point':<14} {'Type':<6} {'Device':<14} {'Used':>10} {'Size':>10}")
-            ),
-        ]
+            items.append(urwid.Text(f" {volume_group_line(vg)}", wrap="clip"))
+            items += [urwid.Text(f"   {logical_volume_line(lv)}", wrap="clip") for lv in vg.lvs]
+        items += [urwid.Text(f" {raid_line(md)}", wrap="clip") for md in machine.md_arrays]
+        return items
+
+    def _filesystem_items(self, machine: Machine) -> list[Any]:
+        """The table of filesystems and swap; a checkbox for each mount point
+        that can stay behind."""
+        items: list[Any] = [urwid.Text(("title", f"     {FILESYSTEM_COLUMNS}"))]
         drop = self.controller.answers.layout.drop
         for fs in machine.filesystems:
-            used = format_size(fs.used) if fs.used is not None else "unknown"
-            size = format_size(fs.size)
-            line = f"{(fs.mountpoint or '-'):<14} {fs.fstype:<6} {fs.device:<14} {used:>10} {size:>10}"
+            line = filesystem_row(fs)
             if fs.mountpoint is None:
                 items.append(urwid.Text(f"     {line}  (not in fstab)", wrap="clip"))
             elif fs.mountpoint == "/":
@@ -208,18 +216,13 @@ class SourceScreen:
                 box = urwid.CheckBox(line, fs.mountpoint not in drop)
                 urwid.connect_signal(box, "postchange", self._toggle_mount, user_args=[fs.mountpoint])
                 items.append(urwid.Padding(urwid.AttrMap(box, None, "field.focus"), left=1))
-            for sv in fs.subvolumes:
-                where = f" at {sv.mountpoint}" if sv.mountpoint else ""
-                items.append(urwid.Text(f"            subvolume {sv.path or '<top>'}{where}", wrap="clip"))
-        for swap in machine.swaps:
-            items.append(
-                urwid.Text(
-                    f"     {'swap':<14} {'swap':<6} {swap.path:<14} {'':>10} "
-                    f"{format_size(swap.size):>10}  ({swap.kind})",
-                    wrap="clip",
-                )
-            )
-        items += [urwid.Divider(), urwid.Text(("title", " Not copied (the directories stay, empty)"))]
+            items += [urwid.Text(f"            {subvolume_line(sv)}", wrap="clip") for sv in fs.subvolumes]
+        items += [urwid.Text(f"     {swap_row(swap)}", wrap="clip") for swap in machine.swaps]
+        return items
+
+    def _exclusion_items(self) -> list[Any]:
+        """The paths left out, each with what it saves, and the add field."""
+        items: list[Any] = [urwid.Text(("title", " Not copied (the directories stay, empty)"))]
         for path in self.controller.answers.layout.exclude:
             measured = self._sizes.get(path)
             shown = format_size(measured) if measured is not None else "not measured"
@@ -236,14 +239,13 @@ class SourceScreen:
             )
         self._add = TextField("Add a path", glyphs=self.glyphs, validate=exclusion_error, label_width=12)
         items.append(_EnterAdds(self._add, self._add_exclusion))
-        self._walker[:] = items
-        if focus_add:
-            self._list.set_focus(len(items) - 1)
-        else:
-            self._list.set_focus(next((i for i, w in enumerate(items) if w.selectable()), 0))
-        if self._focus_body:  # the frame was built before there were fields
-            self._focus_body = False
-            self.frame.focus_body()
+        return items
+
+    # -- measuring ----------------------------------------------------------
+
+    def _measure_unmeasured(self) -> None:
+        """Measure, once each, the exclusions not asked about yet (those of
+        the answers file, on the first showing)."""
         unmeasured = tuple(p for p in self.controller.answers.layout.exclude if p not in self._asked)
         if unmeasured and not self._busy:
             self._asked.update(unmeasured)

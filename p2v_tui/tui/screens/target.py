@@ -19,9 +19,8 @@ from typing import Any
 import urwid
 
 from ...engine.session import Connected
-from ...model.answers import TargetAnswers
+from ...model.answers import TargetAnswers, UnusableKeyError
 from ...model.units import format_size
-from ...system.keyfile import PastedKeyError
 from ..controller import Controller, Failed, Result
 from ..widgets.common import PlainButton, styled_button
 from ..widgets.dialogs import ask
@@ -272,7 +271,7 @@ class TargetScreen:
             return
         try:
             identity = self._identity()
-        except PastedKeyError as e:
+        except UnusableKeyError as e:
             self.frame.set_error(f"Not connected: {e}")
             return
         port = self.port.port

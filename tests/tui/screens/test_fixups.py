@@ -28,7 +28,7 @@ from p2v_tui.model.events import Event
 from p2v_tui.system.answers_io import load_answers
 from p2v_tui.system.report import Report
 from p2v_tui.tui.controller import Controller, Failed, inline
-from p2v_tui.tui.screens.fixups import FixupsScreen, address_error, dns_error, hostname_error
+from p2v_tui.tui.screens.fixups import FixupsScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
 from ..render import is_ascii, press, render, screen
@@ -284,22 +284,3 @@ def test_ascii_mode_draws_only_ascii(ctl: Any) -> None:
     assert is_ascii(render(s.frame))
     s.open_diff(0)
     assert is_ascii(render(s.frame))
-
-
-@pytest.mark.parametrize(
-    ("check", "text", "error"),
-    [
-        (hostname_error, "web01.example.org", None),
-        (hostname_error, "web01", None),
-        (hostname_error, "", "a host name is needed"),
-        (hostname_error, "-web", "letters, digits and '-' between dots, e.g. web01.example.org"),
-        (address_error, "192.0.2.10/24", None),
-        (address_error, "2001:db8::10/64", None),
-        (address_error, "192.0.2.10", "with the prefix length, e.g. 192.0.2.10/24"),
-        (address_error, "192.0.2.300/24", "not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24"),
-        (dns_error, "192.0.2.53 192.0.2.54", None),
-        (dns_error, "ns1", "DNS server 'ns1' is not an IP address (separate servers with commas)"),
-    ],
-)
-def test_settings_are_checked(check: Callable[[str], str | None], text: str, error: str | None) -> None:
-    assert check(text) == error

@@ -11,11 +11,7 @@ import pytest
 
 from p2v_tui.demo import build_sample_tree, demo_machine
 from p2v_tui.model.layout import plan_layout
-from p2v_tui.model.machine import Machine
-from p2v_tui.model.plan import LayoutChoices, LayoutError, LayoutRequest, Plan
-from p2v_tui.model.target import TargetDisk
-from p2v_tui.model.units import GiB, MiB
-from p2v_tui.tui.screens.layout_edit import (
+from p2v_tui.model.layout_edit import (
     Edit,
     Fit,
     Move,
@@ -27,6 +23,10 @@ from p2v_tui.tui.screens.layout_edit import (
     requests_from_plan,
     step_size,
 )
+from p2v_tui.model.machine import Machine
+from p2v_tui.model.plan import LayoutChoices, LayoutError, LayoutRequest, Plan
+from p2v_tui.model.target import TargetDisk
+from p2v_tui.model.units import GiB, MiB
 
 if not shutil.which("du"):
     pytest.skip("needs du (the demo measures its sample tree)", allow_module_level=True)

@@ -7,7 +7,7 @@ planner then plans again. Without an edit the explicit layout reproduces
 the automatic plan (the sizes it chose become fixed sizes), so the first
 edit changes only what the person touched.
 
-Pure: plain data in, plain data out; the screen only calls these.
+Pure: plain data in, plain data out; the layout screen only calls these.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ...model.machine import Machine
-from ...model.plan import LayoutChoices, LayoutRequest, Plan, PlannedPartition, SwapPolicy
-from ...model.target import TargetDisk
-from ...model.units import GiB, MiB
+from .machine import Machine
+from .plan import LayoutChoices, LayoutRequest, Plan, PlannedPartition, SwapPolicy
+from .target import TargetDisk
+from .units import GiB, MiB, align_up
 
 SWAP = "swap"
 
@@ -64,10 +64,6 @@ class SwapPolicyEdit:
 
 
 Edit = Step | SetSize | Fit | Rest | Move | SwapPolicyEdit
-
-
-def align_up(n: int) -> int:
-    return -(-n // MiB) * MiB
 
 
 def step_size(disk_size: int) -> int:

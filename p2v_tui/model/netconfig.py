@@ -24,6 +24,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .validate import (
+    parse_gateway,
+    parse_interface_address,
+    typed_address_problem,
+    typed_dns_problem,
+    typed_gateway_problem,
+)
+
 InterfaceKind = Literal["ethernet", "loopback", "other"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -276,27 +284,13 @@ def _cidr(text: str) -> IPInterface | None:
         return None
 
 
-def address_form_problem(text: str) -> str | None:
-    """What a typed static address lacks to be one at all (an address and
-    its prefix length), said as it is typed; None when it has the form.
-    Whether this live system can use it is for :func:`validate`."""
-    if not text.strip():
-        return "type the address with its prefix length, e.g. 192.0.2.10/24"
-    if _cidr(text) is not None:
-        return None
-    if _ip(text) is not None:
-        return f"add the prefix length, e.g. {text.strip()}/24"
-    return "not an address with a prefix length (192.0.2.10/24)"
-
-
-def gateway_form_problem(text: str) -> str | None:
-    """A typed gateway that is not an IP address at all; None for one, or
-    for nothing typed (no default route)."""
-    return "not an IP address" if text.strip() and _ip(text) is None else None
-
-
 def validate(cfg: StaticConfig, state: NetworkState) -> list[str]:
     """Errors that make ``cfg`` impossible to apply; empty when it can be applied.
+
+    The address, gateway and DNS servers are checked by the parsers that
+    check every address p2v writes (:mod:`p2v_tui.model.validate`); on top,
+    this live system must reach beyond its link (no link-local or reserved
+    address) through a gateway that can be a router.
 
     A gateway outside the address's subnet is not an error (hosting providers
     hand out /32 addresses with such gateways); :func:`warnings_for` names it
@@ -309,29 +303,32 @@ def validate(cfg: StaticConfig, state: NetworkState) -> list[str]:
         errors.append(f"unknown interface {cfg.iface!r} (interfaces: {known})")
     elif iface.kind == "loopback":
         errors.append(f"{cfg.iface} is the loopback interface; choose a network card")
-    addr = _cidr(cfg.address_cidr)
-    if addr is None:
-        if _ip(cfg.address_cidr) is not None:
-            errors.append(f"address {cfg.address_cidr}: add the prefix length, e.g. {cfg.address_cidr}/24")
-        else:
-            errors.append(f"address {cfg.address_cidr!r} is not an IP address with a prefix length")
-    elif not _reaches_beyond_link(addr) or addr.ip.is_reserved:
-        errors.append(f"address {addr} cannot be used on a network (loopback, link-local or reserved)")
-    elif _network_or_broadcast(addr, addr.ip):
-        errors.append(f"address {addr} is the network's own or broadcast address")
+    addr: IPInterface | None = None
+    problem = typed_address_problem(cfg.address_cidr)
+    if problem:
+        errors.append(
+            problem if problem.startswith("address ") else f"address {cfg.address_cidr.strip()!r}: {problem}"
+        )
+    else:
+        addr = parse_interface_address(cfg.address_cidr.strip())
+        if addr.ip.is_link_local or addr.ip.is_reserved:
+            errors.append(f"address {addr} cannot be used on a network (link-local or reserved)")
     if cfg.gateway.strip():
-        gw = _ip(cfg.gateway)
-        if gw is None:
-            errors.append(f"gateway {cfg.gateway!r} is not an IP address")
-        elif addr is not None and gw.version != addr.version:
-            errors.append(f"gateway {gw} is IPv{gw.version} but the address is IPv{addr.version}")
-        elif addr is not None and gw == addr.ip:
-            errors.append(f"gateway {gw} is the address itself")
-        elif gw.is_loopback or gw.is_multicast or gw.is_unspecified:
-            errors.append(f"gateway {gw} cannot be a router")
-        elif addr is not None and _network_or_broadcast(addr, gw):
-            errors.append(f"gateway {gw} is the network's own or broadcast address")
-    errors.extend(f"DNS server {s!r} is not an IP address" for s in cfg.dns if _ip(s) is None)
+        problem = typed_gateway_problem(cfg.gateway)
+        if problem is None and addr is not None:
+            try:
+                gw = parse_gateway(cfg.gateway.strip(), addr)
+            except ValueError as e:
+                problem = str(e)
+            else:
+                if gw.is_loopback:
+                    problem = f"gateway {gw} cannot be a router"
+                elif _network_or_broadcast(addr, gw):
+                    problem = f"gateway {gw} is the network's own or broadcast address"
+        errors.extend([problem] if problem else [])
+    for server in cfg.dns:
+        problem = typed_dns_problem(server)
+        errors.extend([problem] if problem else [])
     return errors
 
 

@@ -16,12 +16,10 @@ import urwid
 from ...model.netconfig import (
     NetworkState,
     StaticConfig,
-    address_form_problem,
-    gateway_form_problem,
     summary,
     warnings_for,
 )
-from ...model.validate import parse_dns_list, typed_dns_problem
+from ...model.validate import parse_dns_list, typed_address_problem, typed_dns_problem, typed_gateway_problem
 from ..controller import Controller, Done, Failed, Result
 from ..widgets.common import PlainButton, styled_button
 from ..widgets.fields import LABEL_WIDTH, RadioGroup, TextField
@@ -69,8 +67,8 @@ class NetworkScreen:
 
         self._summary = urwid.Text("  reading the network state ...")
         self._iface_row = urwid.Pile([urwid.Text("")])
-        self.address = TextField("Address/prefix", glyphs=glyphs, validate=address_form_problem)
-        self.gateway = TextField("Gateway", glyphs=glyphs, validate=gateway_form_problem)
+        self.address = TextField("Address/prefix", glyphs=glyphs, validate=typed_address_problem)
+        self.gateway = TextField("Gateway", glyphs=glyphs, validate=typed_gateway_problem)
         self.dns = TextField("DNS servers", glyphs=glyphs, validate=typed_dns_problem)
         self.interface: RadioGroup | None = None
         apply = PlainButton("Apply static address", lambda _b: self.apply())

@@ -141,24 +141,24 @@ def test_a_mistyped_address_is_refused_before_anything_runs(bare: Setup) -> None
     press(frame, "tab", "tab")
     type_text(bare, "192.0.2.77")
     text = screen(frame)
-    assert "add the prefix length, e.g. 192.0.2.77/24" in text
+    assert "with the prefix length, e.g. 192.0.2.77/24" in text
     press(frame, "tab")
     type_text(bare, "gw")
     press(frame, "enter")
     assert bare.applied == []
     text = flat(frame)
-    assert "Not applied" in text and "gateway: not an IP address" in text
+    assert "Not applied" in text and "gateway: gateway 'gw' is not an IP address" in text
 
 
 def test_the_controllers_refusal_is_shown(bare: Setup) -> None:
     frame = bare.screen.frame
     press(frame, "tab", "tab")
-    type_text(bare, "192.0.2.0/24")  # the network's own address: only the model knows
+    type_text(bare, "169.254.1.5/16")  # a host address, but link-local: the live network refuses it
     press(frame, "enter")
     assert len(bare.applied) == 1
     text = flat(frame)
     assert "Not applied, nothing was changed" in text
-    assert "network's own or broadcast" in text
+    assert "169.254.1.5/16 cannot be used on a network (link-local or reserved)" in text
     assert "No interface" not in text
 
 

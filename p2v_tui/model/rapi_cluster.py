@@ -137,7 +137,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def _defaults(info: Mapping[str, object], key: str, section: str | None) -> dict[str, object]:
-    """``info[key][section]`` when both are objects, else ``{}``."""
+    """``info[key][section]``, an object; ``{}`` when either is missing."""
     outer = info.get(key)
     inner = outer.get(section) if isinstance(outer, dict) and section is not None else None
     return as_object(inner, f"{key}.{section}") if inner is not None else {}

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
-from .rapi_values import MIB_MAX, TOKEN
+from .rapi_values import MIB_MAX
 from .validate import control_character, hostname_problem, parse_ip, quoted
 
 DEFAULT_PORT = 5080
@@ -237,6 +237,8 @@ class InstanceSpec:
 
 
 _PARAM = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+:-]{0,127}\Z")
+"""A link, network, OS, disk template or iallocator name."""
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\Z")
 
 
@@ -250,7 +252,7 @@ def _params(params: Mapping[str, str], what: str) -> dict[str, str]:
 
 
 def _word(value: str, what: str) -> str:
-    if not TOKEN.match(value):
+    if not isinstance(value, str) or not _WORD.match(value):
         raise RapiSettingError(f"{what} {quoted(value)} is not a name Ganeti has")
     return value
 

@@ -573,6 +573,8 @@ def test_a_secret_goes_to_osparams_secret_and_never_into_a_repr() -> None:
         ({"nics": (NicSpec(link="br0", ip="198.51.100.300"),)}, "not an IP address"),
         ({"nics": (NicSpec(link="br0", mac="aa:bb"),)}, "is not aa:bb:cc:dd:ee:ff"),
         ({"nics": (NicSpec(link="br 0"),)}, "is not a name"),
+        ({"nics": (NicSpec(network="-net"),)}, "is not a name"),
+        ({"os_type": "p2v target"}, "OS"),
         ({"iallocator": "hail"}, "exactly one"),
         ({"pnode": None}, "exactly one"),
         ({"disks": ()}, "needs a disk"),
@@ -597,8 +599,8 @@ def test_a_nic_with_a_fixed_mac_and_a_link() -> None:
         p2v_target_spec(nics=(NicSpec(link="br0", ip="192.0.2.20", mac="AA:00:00:11:22:33"),))
     )
     assert built["nics"] == [{"link": "br0", "ip": "192.0.2.20", "mac": "aa:00:00:11:22:33"}]
-    pool = create_instance_body(p2v_target_spec(nics=(NicSpec(network="labnet", ip="pool"),)))
-    assert pool["nics"] == [{"network": "labnet", "ip": "pool"}]
+    pool = create_instance_body(p2v_target_spec(nics=(NicSpec(network="10net", ip="pool"),)))
+    assert pool["nics"] == [{"network": "10net", "ip": "pool"}]
 
 
 def test_modify_shutdown_and_reboot_bodies() -> None:

@@ -242,6 +242,52 @@ check_ssh_key() {
   rm -f "$tmp"
 }
 
+# ---------------------------------------------------------------- host key (secret)
+# The OS parameter ssh_host_key is the bootstrap's SSH host key, made by p2v
+# and passed as a secret (osparams_secret): Ganeti never stores it and gives
+# it to create and verify only, as OSP_SSH_HOST_KEY. A plain -O value reaches
+# the scripts in the very same variable, so they cannot refuse it: the admin
+# docs (README, parameters.list) say it must be secret. The value never goes
+# into a message, a trace (set -x), an argument list or a child's environment.
+
+# take_host_key: moves OSP_SSH_HOST_KEY into HOST_KEY_FILE, a 0600 file in a
+# private temporary directory removed on exit, and unsets it (instance-facts
+# and the site hooks never see it). HOST_KEY_FILE is "" without the parameter.
+take_host_key() {
+  local xtrace=${-//[!x]/} dir
+  { set +x; } 2>/dev/null
+  HOST_KEY_FILE=
+  if [ -n "${OSP_SSH_HOST_KEY:-}" ]; then
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/p2v-hostkey.XXXXXX") || die "cannot make a private temporary directory in ${TMPDIR:-/tmp}"
+    add_cleanup rm -rf "$dir"
+    HOST_KEY_FILE=$dir/ssh_host_ed25519_key
+    # printf is a builtin: the value is in no command line (/proc/PID/cmdline).
+    (umask 077 && printf '%s\n' "${OSP_SSH_HOST_KEY%$'\n'}" >"$HOST_KEY_FILE") ||
+      die "cannot write the host key to a temporary file in ${TMPDIR:-/tmp}"
+  fi
+  unset OSP_SSH_HOST_KEY
+  [ -z "$xtrace" ] || set -x
+}
+
+# check_host_key FILE: one problem line on stdout (never the key) and status 1
+# unless FILE holds one unencrypted OpenSSH ed25519 private key and nothing else.
+check_host_key() {
+  local file=$1 problem pub
+  if ! problem=$("$P2V_OS_DIR/instance-facts" check-host-key "$file" 2>/dev/null); then
+    echo "ssh_host_key ${problem:-could not be checked (instance-facts check-host-key failed)}"
+    return 1
+  fi
+  # -P '': an encrypted key fails instead of asking for a passphrase.
+  if ! pub=$(ssh-keygen -y -P '' -f "$file" 2>/dev/null </dev/null); then
+    echo "ssh_host_key is not a private key ssh-keygen can load (ssh-keygen -y -f KEY fails)"
+    return 1
+  fi
+  case $pub in
+    "ssh-ed25519 "*) ;;
+    *) echo "ssh_host_key is not an ed25519 key (ssh-keygen -y -f KEY says ${pub%% *})"; return 1 ;;
+  esac
+}
+
 # node_key_count: number of key lines in the node's authorized_keys file.
 node_key_count() {
   if [ -r "$NODE_AUTHORIZED_KEYS" ]; then

@@ -283,3 +283,45 @@ def fingerprint_of(pub: Path) -> str:
         ["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True, check=True
     ).stdout.split()
     return f"{fields[0]} {fields[1]} {fields[-1]}"
+
+
+def host_key(
+    directory: Path, name: str = "host", kind: str = "ed25519", passphrase: str = "", key_format: str = ""
+) -> Path:
+    """A fresh private key file as p2v makes the bootstrap's (``name.pub`` beside it)."""
+    key = directory / name
+    fmt = ["-m", key_format] if key_format else []
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, *fmt, "-N", passphrase, "-C", f"{name}@p2v", "-f", str(key)],
+        check=True,
+    )
+    return key
+
+
+def key_material(text: str) -> list[str]:
+    """Pieces of ``text`` that must never be seen outside where the key belongs.
+
+    For an armoured key, every base64 line but the first (the first is the
+    same in every unencrypted ed25519 key); otherwise every word of 20
+    characters or more.
+    """
+    lines = text.splitlines()
+    if any(line.startswith("-----BEGIN ") for line in lines):
+        body = [line for line in lines if line and not line.startswith("-----")]
+        firsts = {lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("-----BEGIN ")}
+        return [line for line in body if line not in firsts]
+    return [word for word in text.split() if len(word) >= 20]
+
+
+def files_holding(top: Path, needles: Sequence[str], *, skip: Sequence[Path] = ()) -> list[Path]:
+    """Regular files under ``top`` (not under ``skip``) containing any of ``needles``."""
+    raw = [n.encode() for n in needles]
+    found = []
+    for path in sorted(top.rglob("*")):
+        if any(path == s or s in path.parents for s in skip):
+            continue
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if any(n in data for n in raw):
+                found.append(path)
+    return found

@@ -17,9 +17,12 @@ from tests.osdef.harness import (
     GiB,
     GNic,
     Node,
+    files_holding,
     fingerprint_of,
     ganeti_env,
+    host_key,
     inspect_disk,
+    key_material,
     loops_of,
     mounts_mentioning,
     run_os_script,
@@ -276,6 +279,87 @@ def test_gpt_and_node_keys_only(tmp_path: Path, node: Node) -> None:
         assert keys == [
             k for k in (node.confdir / "authorized_keys").read_text().splitlines() if not k.startswith("#")
         ]
+
+
+def count_in_file(path: Path, needle: bytes) -> int:
+    """Occurrences of ``needle`` in a (sparse) disk image, read in chunks."""
+    count, tail = 0, b""
+    with path.open("rb") as f:
+        while chunk := f.read(64 * 1024 * 1024):
+            data = tail + chunk
+            count += data.count(needle)
+            tail = data[-(len(needle) - 1) :]  # too short for a match: none counted twice
+    return count
+
+
+def test_given_host_key_is_the_bootstraps_only_one(tmp_path: Path, node: Node, ssh_key: str) -> None:
+    """The secret ssh_host_key is installed as is, under a debug trace, and copied nowhere else."""
+    p2v_dir = tmp_path / "p2v"
+    p2v_dir.mkdir()
+    key = host_key(p2v_dir)
+    secret = key.read_text()
+    material = key_material(secret)
+    record = tmp_path / "hook.env"
+    hook = node.confdir / "hooks" / "50-env"
+    hook.write_text(f"#!/bin/sh\nenv > {record}\n")
+    hook.chmod(0o755)
+    disk = sparse_file(tmp_path / "disk0.img", 1 * GiB)
+    env = ganeti_env(
+        NAME,
+        [GDisk(disk, 1024)],
+        [GNic("aa:00:00:00:00:01")],
+        osparams={"ssh_key": ssh_key, "ssh_host_key": secret},
+    )
+    env["DEBUG_LEVEL"] = "1"  # set -x: the trace must not show it either
+    result = run_os_script("create", env, node)
+    assert result.returncode == 0, result.stderr
+    assert_released(node, disk)
+
+    fingerprint = fingerprint_of(key.with_suffix(".pub"))
+    assert result.stdout == f"p2v-target host key: {fingerprint}\n"
+    output = result.stdout + result.stderr
+    assert "+ " in result.stderr
+    assert [m for m in material if m in output] == []
+    assert "OSP_SSH_HOST_KEY" not in record.read_text()  # the hooks never had it
+
+    with inspect_disk(disk) as root:
+        ssh = root / "etc/ssh"
+        assert sorted(p.name for p in ssh.glob("ssh_host_*")) == [
+            "ssh_host_ed25519_key",
+            "ssh_host_ed25519_key.pub",
+        ]
+        installed = ssh / "ssh_host_ed25519_key"
+        assert installed.read_text() == secret
+        assert stat.S_IMODE(installed.stat().st_mode) == 0o600
+        assert (installed.stat().st_uid, installed.stat().st_gid) == (0, 0)
+        assert fingerprint_of(ssh / "ssh_host_ed25519_key.pub") == fingerprint
+        assert f"p2v-target host key: {fingerprint}" in (root / "etc/issue").read_text().splitlines()
+        assert files_holding(root, material, skip=[installed]) == []
+    # Nowhere else: not in the node's files, its TMPDIR, the hook's record, nor
+    # on the disk outside that one file (no deleted temporary copy).
+    assert files_holding(tmp_path, material, skip=[p2v_dir, disk]) == []
+    assert [count_in_file(disk, m.encode()) for m in material] == [1] * len(material)
+
+
+def test_bad_host_key_is_refused_before_writing(tmp_path: Path, node: Node, ssh_key: str) -> None:
+    secret = host_key(tmp_path, kind="rsa").read_text()
+    disk = sparse_file(tmp_path / "disk0.img", 64 * 1024 * 1024)
+    before = sha256_file(disk)
+    env = ganeti_env(
+        NAME,
+        [GDisk(disk, 64)],
+        [GNic("aa:00:00:00:00:01")],
+        osparams={"ssh_key": ssh_key, "ssh_host_key": secret},
+    )
+    result = run_os_script("create", env, node)
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "p2v-target create: error: OS parameter ssh_host_key is an ssh-rsa key:"
+        " only an ssh-ed25519 host key is accepted"
+    ]
+    assert result.stdout == ""
+    assert sha256_file(disk) == before
+    assert_released(node, disk)
 
 
 # ---------------------------------------------------------------- failures

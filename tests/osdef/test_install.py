@@ -60,7 +60,7 @@ def test_local_install_layout_modes_and_images(tmp_path: Path, images: Path) -> 
     assert (osdir / "ganeti_api_version").read_text().split() == ["20", "15", "10"]
     assert (osdir / "variants.list").read_text().split() == ["default"]
     params = [line.split()[0] for line in (osdir / "parameters.list").read_text().splitlines()]
-    assert params == ["ssh_key", "address", "gateway", "dns"]
+    assert params == ["ssh_key", "address", "gateway", "dns", "ssh_host_key"]
     assert (root / CONFIG).read_bytes() == (OSDEF / "defaults/ganeti-instance-p2v-target").read_bytes()
     assert mode(root / CONFIG) == 0o644
     assert (root / CONFDIR / "variants/default.conf").is_file()

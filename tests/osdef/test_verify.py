@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.osdef.harness import HOOKS_PATH, Node, make_node, require_tools, run_os_script, user_key
+from tests.osdef.harness import (
+    HOOKS_PATH,
+    OS_DIR,
+    Node,
+    files_holding,
+    host_key,
+    key_material,
+    make_node,
+    require_tools,
+    run_os_script,
+    user_key,
+)
 
 
 @pytest.fixture
@@ -104,3 +116,86 @@ def test_usage(vnode: Node) -> None:
     unknown = run_os_script("verify", osp_env(), vnode, args=["colours"])
     assert unknown.returncode != 0
     assert "unknown check 'colours'" in unknown.stderr
+
+
+# ---------------------------------------------------------------- ssh_host_key (secret)
+
+
+def assert_secret_kept(node: Node, result: subprocess.CompletedProcess[str], secret: str) -> None:
+    """Nothing of ``secret`` on stdout, stderr or in any file under the node; no temporary left."""
+    material = key_material(secret)
+    assert material
+    output = result.stdout + result.stderr
+    assert [m for m in material if m in output] == []
+    assert files_holding(node.base, material) == []
+    assert list(node.tmpdir.iterdir()) == []
+
+
+def test_host_key_passes(tmp_path: Path, vnode: Node, good_key: str) -> None:
+    secret = host_key(tmp_path).read_text()
+    env = osp_env(ssh_key=good_key, ssh_host_key=secret)
+    result = run_os_script("verify", env, vnode, args=["parameters"])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert_secret_kept(vnode, result, secret)
+
+
+def test_host_key_stays_out_of_traces(tmp_path: Path, vnode: Node) -> None:
+    """DEBUG_LEVEL=1 (Ganeti's --debug) turns on set -x; bash -x traces from the first line."""
+    secret = host_key(tmp_path).read_text()
+    env = {**osp_env(ssh_host_key=secret), "DEBUG_LEVEL": "1", **vnode.overrides()}
+    debug = run_os_script("verify", env, vnode, args=["parameters"])
+    assert debug.returncode == 0, debug.stderr
+    assert "+ " in debug.stderr  # the trace is on
+    assert_secret_kept(vnode, debug, secret)
+    traced = subprocess.run(
+        ["bash", "-x", str(OS_DIR / "verify"), "parameters"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert traced.returncode == 0, traced.stderr
+    assert "check_host_key" in traced.stderr
+    assert_secret_kept(vnode, traced, secret)
+
+
+def oversized(tmp_path: Path) -> str:
+    lines = host_key(tmp_path).read_text().splitlines()
+    filler = [("A" * 69 + str(i % 10)) for i in range(80)]
+    return "\n".join([lines[0], *filler, *lines[1:]]) + "\n"
+
+
+BAD_HOST_KEYS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "rsa": (lambda d: host_key(d, kind="rsa").read_text(), "is an ssh-rsa key: only an ssh-ed25519"),
+    "ecdsa": (lambda d: host_key(d, kind="ecdsa").read_text(), "is an ecdsa-sha2-nistp256 key"),
+    "encrypted": (lambda d: host_key(d, passphrase="secret words").read_text(), "is encrypted (aes256-ctr)"),
+    "public": (lambda d: host_key(d).with_suffix(".pub").read_text(), "is a public key"),
+    "two-keys": (lambda d: host_key(d, "a").read_text() + host_key(d, "b").read_text(), "holds 2 keys"),
+    "text-after": (lambda d: host_key(d).read_text() + "copied from the wiki\n", "has text after the key"),
+    "pem-format": (lambda d: host_key(d, kind="rsa", key_format="PEM").read_text(), "not in OpenSSH format"),
+    "crlf": (lambda d: host_key(d).read_text().replace("\n", "\r\n"), "has carriage returns"),
+    "cut-short": (lambda d: "".join(host_key(d).read_text().splitlines(True)[:-1]), "is cut short"),
+    "garbage": (lambda d: "not-a-key-3f9c1e2d8b7a6f5e4d3c2b1a0f9e8d7c\n", "is not an OpenSSH private key"),
+    "oversized": (oversized, "bytes: one ed25519 private key is at most 4096"),
+}
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_HOST_KEYS.values(), ids=BAD_HOST_KEYS.keys())
+def test_bad_host_key_is_refused_in_one_line(
+    tmp_path: Path, vnode: Node, make: Callable[[Path], str], message: str
+) -> None:
+    secret = make(tmp_path)
+    result = run_os_script("verify", osp_env(ssh_host_key=secret), vnode, args=["parameters"])
+    assert result.returncode != 0
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("invalid OS parameter: ssh_host_key ")
+    assert message in line
+    assert_secret_kept(vnode, result, secret)
+
+
+def test_empty_host_key_means_none(vnode: Node) -> None:
+    result = run_os_script("verify", osp_env(ssh_host_key=""), vnode, args=["parameters"])
+    assert result.returncode == 0, result.stderr

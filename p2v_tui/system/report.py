@@ -63,7 +63,11 @@ class ReportError(Exception):
 
 
 def default_report_dir() -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    """A new directory per run: the time and the process id, since two
+    runs may start in the same second (the live image starts the wizard on
+    tty1 and on the serial console at boot) and a report directory is never
+    shared."""
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     base = Path(os.environ.get("P2V_REPORT_BASE", "/var/log/p2v"))
     if not os.access(base.parent if not base.exists() else base, os.W_OK):
         base = Path.cwd()

@@ -223,12 +223,13 @@ def test_engine_reads_the_facts_through_a_fingerprint_pin(booted: Booted) -> Non
     """p2v itself: paramiko connection pinned by the console's fingerprint."""
     code = textwrap.dedent(
         f"""\
-        import json, sys
-        from p2v_tui.system.ssh import SshTarget
+        import json
+        from p2v_tui.engine.prepare import FACTS_LIMIT, FACTS_PATH
         from p2v_tui.model.target import facts_from_json
+        from p2v_tui.system.ssh import SshTarget
         pin = {booted.fingerprint.split()[1]!r}
         t = SshTarget.connect({booted.address!r}, 22, "root", {str(booted.key)!r}, pin)
-        facts = facts_from_json(json.loads(t.read_file("/etc/p2v-target/instance.json")))
+        facts = facts_from_json(json.loads(t.read_file(FACTS_PATH, limit=FACTS_LIMIT)))
         print(facts.name, facts.disks[0].path, facts.disks[0].size)
         """
     )

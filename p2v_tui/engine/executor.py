@@ -84,6 +84,9 @@ resets the old connection), else after 70-80 s of silence (ClientAlive*
 in the bootstrap OS)."""
 BUSY_POLL = 2.0
 """Seconds between two tries to unmount them."""
+PARTX_AGAIN = 3.0
+"""Seconds after which partition nodes still missing make ``partx
+--update`` run again."""
 
 
 class ExecutionError(Exception):
@@ -322,16 +325,29 @@ class Executor:
                 raise ExecutionError(f"partitioning {dp.disk.path} failed: {written.stderr.strip()[-1500:]}")
             self.target.run(["partx", "--update", dp.disk.path], check=False)
             self.target.run(["udevadm", "settle", "--timeout=10"], check=False)
-            self._wait_for_nodes([p.device for p in dp.partitions])
+            self._wait_for_nodes(dp.disk.path, [p.device for p in dp.partitions])
 
-    def _wait_for_nodes(self, devices: list[str], timeout: float = 15.0) -> None:
+    def _wait_for_nodes(self, disk: str, devices: list[str], timeout: float = 15.0) -> None:
+        """Wait for the partitions' device nodes. Without udev (or when the
+        kernel still held partitions of what the disk was before) one
+        ``partx --update`` may leave a partition out: it is asked again
+        every few seconds until the nodes are there or the time is up."""
         deadline = time.monotonic() + timeout
+        again = time.monotonic() + PARTX_AGAIN
+        said = ""
         while True:
             missing = self.target.missing_paths(devices)
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise ExecutionError(f"partition devices did not appear on the target: {', '.join(missing)}")
+                why = f" (partx: {said})" if said else ""
+                raise ExecutionError(
+                    f"partition devices did not appear on the target: {', '.join(missing)}{why}"
+                )
+            if time.monotonic() >= again:
+                result = self.target.run(["partx", "--update", disk], check=False)
+                said = _last_line(result.stderr) if result.returncode else ""
+                again = time.monotonic() + PARTX_AGAIN
             time.sleep(0.5)
 
     def _mkfs(self, plan: Plan) -> Plan:

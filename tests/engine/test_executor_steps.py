@@ -16,13 +16,15 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from p2v_tui.demo import FILESYSTEMS, demo_machine, example_file
+from p2v_tui.engine import executor as executor_module
 from p2v_tui.engine.executor import AFTER_COMMANDS, ExecutionError, Executor, Migration
 from p2v_tui.engine.prepare import Prepared, make_plan
 from p2v_tui.model.events import Event, FileChanged, Log, Progress, StepFinished, StepStarted
@@ -33,7 +35,7 @@ from p2v_tui.model.parsers import MountEntry
 from p2v_tui.model.plan import CopyJob
 from p2v_tui.model.target import facts_from_json
 from p2v_tui.system.answers_io import load_answers
-from p2v_tui.system.runner import CommandError
+from p2v_tui.system.runner import CommandError, CommandResult
 from p2v_tui.system.simulated import SimulatedTarget
 from p2v_tui.system.sources import DirectorySources
 from p2v_tui.system.target import Target, TargetLost
@@ -173,12 +175,13 @@ def make_run(
     files: Mapping[str, bytes] | None = None,
     mounted: Mounted = (),
     during: During | None = None,
+    kind: type[LyingTarget] = LyingTarget,
 ) -> Run:
     """The target as the copy leaves it (the migrated tree holds the
     source's configuration: the transfer copies nothing), with ``files``
     changed and ``mounted`` mounted."""
     copied = {f"/target{path}": text.encode() for path, text in prepared.machine.config.files.items()}
-    target = LyingTarget(tmp_path / "target", {**copied, **(files or {})}, lie)
+    target = kind(tmp_path / "target", {**copied, **(files or {})}, lie)
     for device, path, fstype in mounted:
         SimulatedTarget.run(target, ["mount", "-t", fstype, device, path])
     target.commands.clear()
@@ -656,3 +659,29 @@ def test_a_target_holding_another_plan_is_prepared_afresh(
     assert run.started() == list(STEPS)
     assert [c.resume for c in run.transfer.copied] == [False] * len(JOBS)
     assert run.target.writes[0].startswith("wipefs")
+
+
+class StalePartitions(LyingTarget):
+    """A kernel that still held partitions of what the disk was before: the
+    first ``partx --update`` leaves the first partition out."""
+
+    partx_runs = 0
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
+        if argv[0] == "partx":
+            self.partx_runs += 1
+        return super().run(argv, **kwargs)
+
+    def missing_paths(self, paths: Sequence[str]) -> list[str]:
+        missing = super().missing_paths(paths)
+        return [*missing, "/dev/vda1"] if self.partx_runs < 2 and "/dev/vda1" in paths else missing
+
+
+def test_a_partition_partx_left_out_is_asked_for_again(
+    tmp_path: Path, prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executor_module, "PARTX_AGAIN", 0.0)
+    run = make_run(tmp_path, prepared, kind=StalePartitions)
+    run.execute()
+    assert isinstance(run.target, StalePartitions) and run.target.partx_runs >= 2
+    assert run.finished()["partition"].ok

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .validate import (
+    parse_dns_server,
     parse_gateway,
     parse_interface_address,
+    parse_ip,
     typed_address_problem,
-    typed_dns_problem,
-    typed_gateway_problem,
 )
 
 InterfaceKind = Literal["ethernet", "loopback", "other"]
@@ -314,21 +314,22 @@ def validate(cfg: StaticConfig, state: NetworkState) -> list[str]:
         if addr.ip.is_link_local or addr.ip.is_reserved:
             errors.append(f"address {addr} cannot be used on a network (link-local or reserved)")
     if cfg.gateway.strip():
-        problem = typed_gateway_problem(cfg.gateway)
-        if problem is None and addr is not None:
-            try:
-                gw = parse_gateway(cfg.gateway.strip(), addr)
-            except ValueError as e:
-                problem = str(e)
+        try:
+            if addr is None:  # the address's own error is said; the gateway alone
+                parse_ip(cfg.gateway.strip(), "gateway")
             else:
+                gw = parse_gateway(cfg.gateway.strip(), addr)
                 if gw.is_loopback:
-                    problem = f"gateway {gw} cannot be a router"
+                    errors.append(f"gateway {gw} cannot be a router")
                 elif _network_or_broadcast(addr, gw):
-                    problem = f"gateway {gw} is the network's own or broadcast address"
-        errors.extend([problem] if problem else [])
-    for server in cfg.dns:
-        problem = typed_dns_problem(server)
-        errors.extend([problem] if problem else [])
+                    errors.append(f"gateway {gw} is the network's own or broadcast address")
+        except ValueError as e:
+            errors.append(str(e))
+    for server in cfg.dns:  # already split: each bad one is named
+        try:
+            parse_dns_server(server)
+        except ValueError as e:
+            errors.append(str(e))
     return errors
 
 

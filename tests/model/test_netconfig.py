@@ -243,7 +243,7 @@ NODHCP = recorded("nodhcp", resolv="")
         ),
         (
             StaticConfig("eth0", "192.0.2.10/24", "", ("192.0.2.53", "dns.example")),
-            ["DNS server 'dns.example' is not an IP address (separate servers with commas)"],
+            ["DNS server 'dns.example' is not an IP address"],
         ),
         (
             StaticConfig("wlan0", "10.1/8", "x", ("y",)),
@@ -251,7 +251,7 @@ NODHCP = recorded("nodhcp", resolv="")
                 "unknown interface 'wlan0' (interfaces: eth0, eth1)",
                 "address '10.1/8': not an IPv4/IPv6 address with prefix, e.g. 192.0.2.10/24",
                 "gateway 'x' is not an IP address",
-                "DNS server 'y' is not an IP address (separate servers with commas)",
+                "DNS server 'y' is not an IP address",
             ],
         ),
     ],

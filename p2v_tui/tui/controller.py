@@ -34,6 +34,7 @@ from ..engine.session import Connected, Session
 from ..model.answers import Answers, TargetAnswers
 from ..model.edits import FixupChoices
 from ..model.events import Event, printable_event
+from ..model.fixups.bootloader import possible_boot
 from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
@@ -210,7 +211,17 @@ class Controller:
 
     def probe(self, done: Callable[[Result[Machine]], object]) -> None:
         answers = self.answers
-        self._background(lambda: self.session.read_source(answers), done, self.session.keep_machine)
+        self._background(lambda: self.session.read_source(answers), done, self._keep_machine)
+
+    def _keep_machine(self, machine: Machine) -> None:
+        self.session.keep_machine(machine)
+        # a source without GRUB 2 can only start with the cluster's kernel:
+        # the wizard starts from that choice, not from one it would refuse
+        layout = self.answers.layout
+        boot = possible_boot(machine.os, layout.boot)
+        if boot != layout.boot:
+            log.info("boot: the cluster's kernel (the source has no GRUB 2 to boot its own disk)")
+            self.answers = dataclasses.replace(self.answers, layout=dataclasses.replace(layout, boot=boot))
 
     def set_source_disks(self, disks: tuple[str, ...] | None) -> None:
         self.answers = dataclasses.replace(self.answers, source_disks=disks)

@@ -335,3 +335,12 @@ def test_cluster_boot_runs_nothing() -> None:
     assert result.commands == ()
     assert edit_for(result, "/etc/initramfs-tools/modules") is None
     assert any("cluster's kernel" in n for n in result.notes)
+
+
+def test_cluster_boot_of_a_source_without_grub_says_why_nothing_is_installed() -> None:
+    result = run({}, os=replace(DEBIAN12, bootloader="none"), the_plan=plan(ROOT, boot="cluster"))
+    assert result.commands == ()
+    assert (
+        "bootloader: none installed: the source has no GRUB 2; the cluster's kernel starts it" in result.notes
+    )
+    assert not any("will not boot by itself" in n for n in result.notes)

@@ -171,8 +171,8 @@ def test_the_wizard_over_the_serial_console_migrates_into_the_target(
         to_wizard = time.monotonic() - sc.started
         sc.wait_for(r"10\.0\.2\.15/24", 120)  # the network state is read: the screen is still
         late_attach_then_ctrl_l(sc)
-        # the built system has no kernel and no GRUB: the Fixups screen refuses
-        # booting its own disk, and the person chooses the cluster's kernel
+        # the built system has no kernel and no GRUB: the wizard starts from
+        # the cluster's kernel (choosing it again is a no-op)
         settings = Settings(hostname=HOSTNAME, boot="the cluster's kernel (no bootloader)")
         outcome: Outcome = walk_wizard(sc, login, INSTANCE, settings=settings, timeouts=Timeouts())
         assert outcome.ok, outcome.done

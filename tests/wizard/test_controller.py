@@ -152,6 +152,35 @@ def test_changing_the_source_disks_probes_again(parts: Parts, tmp_path: Path) ->
     assert probed == [None, ("/dev/sda",)]
 
 
+def test_a_source_without_grub_starts_from_the_cluster_kernel_and_plans(parts: Parts, tmp_path: Path) -> None:
+    """The wizard does not start from a boot mode it would refuse: a source
+    without GRUB 2 is planned with the cluster's kernel, and says why."""
+
+    def probe(a: Answers) -> Machine:
+        machine = parts.probe(a)
+        return replace(machine, os=replace(machine.os, bootloader="none", grub_install=""))
+
+    report = Report(tmp_path / "report")
+    session = Session(replace(parts, probe=probe), report, report.event, threading.Event())
+    controller = Controller(
+        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
+    )
+    try:
+        assert controller.answers.layout.boot == "own"
+        controller.connect(value)
+        controller.probe(value)
+        assert controller.answers.layout.boot == "cluster"
+        got: list[Result[Prepared]] = []
+        controller.plan(got.append)
+        prepared = value(got[0])
+        assert prepared.refusal is None
+        assert prepared.plan.boot == "cluster"
+        assert any("the source has no GRUB 2" in n for n in prepared.fixups.notes)
+    finally:
+        controller.close()
+        report.close()
+
+
 def test_a_pasted_key_is_named_by_its_file_name_in_the_written_answers(
     controller: Controller, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ No bootloader on the source, or GRUB legacy: a note, nothing run.
 from __future__ import annotations
 
 from ..machine import OsInfo
-from ..plan import Plan
+from ..plan import BootMode, Plan
 from ._context import Context
 from ._workspace import Scope
 
@@ -58,11 +58,9 @@ def grub_mkconfig(tool: str, cfg: str) -> list[str]:
     return [tool, "-o", cfg]  # write the configuration GRUB reads
 
 
-def own_boot_problem(os: OsInfo, plan: Plan) -> str | None:
-    """Why the migrated system cannot boot from its own disk (boot: own);
-    None when GRUB can be installed there. A run refuses such a plan
-    before anything is written: it would end with an instance that cannot
-    start."""
+def grub_problem(os: OsInfo) -> str | None:
+    """Why the migrated system has no GRUB 2 to boot its own disk with;
+    None when it has one."""
     if os.bootloader == "none":
         return (
             "the source has no GRUB 2 (no grub-install in the migrated system): the instance will not "
@@ -73,6 +71,24 @@ def own_boot_problem(os: OsInfo, plan: Plan) -> str | None:
             "GRUB legacy is not supported (the source has it): the instance will not boot by itself; "
             "choose boot: cluster (the cluster's kernel), or install GRUB 2 on the source"
         )
+    return None
+
+
+def possible_boot(os: OsInfo, boot: BootMode) -> BootMode:
+    """The boot mode the wizard starts from: ``boot`` unless it is ``own``
+    and the source has no GRUB 2 to install (then only the cluster's kernel
+    can start the instance)."""
+    return "cluster" if boot == "own" and grub_problem(os) else boot
+
+
+def own_boot_problem(os: OsInfo, plan: Plan) -> str | None:
+    """Why the migrated system cannot boot from its own disk (boot: own);
+    None when GRUB can be installed there. A run refuses such a plan
+    before anything is written: it would end with an instance that cannot
+    start."""
+    problem = grub_problem(os)
+    if problem:
+        return problem
     if plan.firmware == "bios" and not plan.bootloader_disk:
         return "the plan names no disk for GRUB: the instance will not boot by itself; choose boot: cluster"
     return None
@@ -80,6 +96,8 @@ def own_boot_problem(os: OsInfo, plan: Plan) -> str | None:
 
 def fix_bootloader(ctx: Context, scope: Scope) -> None:
     if not ctx.boot_own:
+        if ctx.machine.os.bootloader != "grub2":
+            scope.note("bootloader: none installed: the source has no GRUB 2; the cluster's kernel starts it")
         return
     os = ctx.machine.os
     problem = own_boot_problem(os, ctx.plan)

@@ -128,7 +128,7 @@ class Report:
             raise ReportError(f"{directory}: cannot create the report directory: {e.strerror}") from None
         try:
             self._events = self._open_text("events.jsonl", append=True)
-            self._handler = logging.StreamHandler(self._open_text("debug.log", append=True))
+            self._handler = _DebugLog(self._open_text("debug.log", append=True))
         except OSError as e:
             os.close(self._dir)
             raise ReportError(f"{directory}: cannot write the report: {e.strerror}") from None
@@ -208,8 +208,22 @@ class Report:
         self._events.close()
         logging.getLogger().removeHandler(self._handler)
         self._handler.close()
-        self._handler.stream.close()
         os.close(self._dir)
+
+
+class _DebugLog(logging.StreamHandler[TextIO]):
+    """debug.log: a thread that took this handler before it was removed
+    (paramiko's transport saying goodbye) writes nothing once it is closed,
+    instead of a "Logging error" traceback on the console."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.stream.closed:  # handle() holds the lock close() takes
+            super().emit(record)
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # made in __init__
+            self.stream.close()
+        super().close()
 
 
 def _slug(path: str) -> str:

@@ -424,6 +424,9 @@ class SshTarget:
     def close(self) -> None:
         self._forget_files()
         self._transport.close()
+        # close() does not wait for the transport's thread (paramiko #520);
+        # with its socket closed it ends at once, and logs nothing later
+        self._transport.join(5)
 
 
 def private_identity(identity: str, private_dir: Path) -> str:

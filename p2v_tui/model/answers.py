@@ -21,7 +21,7 @@ from .answers_checks import semantic_errors
 from .edits import FixupChoices, StaticAddress
 from .plan import LayoutChoices, LayoutRequest, SwapPolicy
 from .target import FactsError, InstanceFacts, facts_from_json, facts_to_json
-from .units import format_size, parse_size
+from .units import exact_size_text, format_size, parse_size
 from .validate import quoted
 
 After = Literal["poweroff", "reboot", "none"]
@@ -231,13 +231,6 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
     )
 
 
-def _size_text(n: int) -> str:
-    for unit, factor in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
-        if n % factor == 0:
-            return f"{n // factor}{unit}"
-    return str(n)
-
-
 def answers_to_doc(a: Answers) -> dict[str, Any]:
     """The answers file that reproduces ``a`` (inverse of answers_from_doc)."""
     doc: dict[str, Any] = {"version": 1}
@@ -262,18 +255,19 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     if lc.explicit is not None:
         parts = []
         for r in lc.explicit:
-            size = {"fit": "fit", "rest": "rest", "percent": f"{r.size}%"}.get(r.mode) or _size_text(r.size)
+            named = {"fit": "fit", "rest": "rest", "percent": f"{r.size}%"}
+            size = named.get(r.mode) or exact_size_text(r.size)
             item: dict[str, Any] = {"mount": r.mountpoint, "size": size, "disk": r.disk}
             if r.fstype:
                 item["fs"] = r.fstype
             parts.append(item)
         layout["partitions"] = parts
     doc["layout"] = layout
-    doc["swap"] = lc.swap if isinstance(lc.swap, str) else _size_text(lc.swap)
+    doc["swap"] = lc.swap if isinstance(lc.swap, str) else exact_size_text(lc.swap)
     if lc.exclude:
         doc["exclude"] = list(lc.exclude)
     if a.bandwidth_limit is not None:
-        doc["bandwidth_limit"] = _size_text(a.bandwidth_limit)
+        doc["bandwidth_limit"] = exact_size_text(a.bandwidth_limit)
     fx = a.fixups
     if fx.hostname:
         doc["hostname"] = fx.hostname

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import jsonschema
 
 from .answers_checks import semantic_errors
+from .answers_cluster import ClusterAnswers, cluster_from_doc, cluster_to_doc
 from .edits import FixupChoices, StaticAddress
 from .plan import LayoutChoices, LayoutRequest, SwapPolicy
 from .target import FactsError, InstanceFacts, facts_from_json, facts_to_json
@@ -37,9 +38,11 @@ class UnusableKeyError(ValueError):
 @dataclass(frozen=True)
 class TargetAnswers:
     host: str
+    """Empty with a cluster section (the created instance's address is used)."""
     identity: str
     """Path of the private key file. The key itself is never stored here."""
     host_key: str
+    """Empty with a cluster section (p2v generates the instance's host key)."""
     port: int = 22
     user: str = "root"
     connect_timeout: float = 20.0
@@ -59,6 +62,8 @@ class Answers:
     """Bytes per second the copy may use; None: as fast as it goes."""
     interactive: bool = False
     """Open the wizard pre-filled with these answers instead of running headless."""
+    cluster: ClusterAnswers | None = None
+    """p2v creates the bootstrap instance through RAPI (model/answers_cluster)."""
 
 
 def _key(key: Any) -> str:
@@ -228,6 +233,7 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         instance=instance,
         report=doc.get("report"),
         bandwidth_limit=parse_size(doc["bandwidth_limit"]) if "bandwidth_limit" in doc else None,
+        cluster=cluster_from_doc(doc["cluster"]) if "cluster" in doc else None,
     )
 
 
@@ -245,7 +251,11 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     }
     if a.target.connect_timeout != 20.0:
         target["connect_timeout"] = a.target.connect_timeout
+    if a.cluster is not None:
+        del target["host"], target["host_key"]  # the created instance's
     doc["target"] = target
+    if a.cluster is not None:
+        doc["cluster"] = cluster_to_doc(a.cluster)
     if a.source_disks is not None:
         doc["source"] = {"disks": list(a.source_disks)}
     lc = a.layout

@@ -69,7 +69,12 @@ def parse_rapi_url(text: str) -> RapiEndpoint:
     bad = control_character(text)
     if bad or not text:
         raise RapiSettingError(f"a RAPI address with {bad}" if bad else "a RAPI address is needed")
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:  # a bracket not closed, or not around an IPv6 address; the text may hold a password
+        raise RapiSettingError(
+            "a RAPI address is https://HOST[:PORT], an IPv6 address in brackets: https://[2001:db8::5]:5080"
+        ) from None
     if "@" in parts.netloc:
         raise RapiSettingError("the RAPI address has a user or password in it: give them separately")
     if parts.scheme != "https":

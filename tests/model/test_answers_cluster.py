@@ -138,11 +138,12 @@ def test_what_the_created_instance_tells_is_not_given_beside_it(extra: dict[str,
     ("change", "secret"),
     [
         ({"rapi": "https://p2v:Tr0ub4dor@cluster.example.org:5080"}, "Tr0ub4dor"),
+        ({"rapi": "https://p2v:Tr0ub4dor@[2001:db8::5:5080"}, "Tr0ub4dor"),
         ({"password": "Tr0ub4dor"}, "Tr0ub4dor"),
         ({"password_file": "Tr0ub4dor"}, "Tr0ub4dor"),
         ({"password_file": "Tr0ub4dor/../x"}, "Tr0ub4dor"),
     ],
-    ids=["in-the-url", "inline", "instead-of-the-path", "a-path-with-dotdot"],
+    ids=["in-the-url", "in-a-broken-url", "inline", "instead-of-the-path", "a-path-with-dotdot"],
 )
 def test_a_password_where_it_does_not_belong_is_refused_and_not_repeated(
     change: dict[str, Any], secret: str

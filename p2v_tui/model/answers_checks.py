@@ -236,6 +236,29 @@ def _cluster(c: Mapping[str, Any]) -> Iterator[str]:
         except RapiSettingError as e:
             yield f"cluster.certificate: {e}"
     yield from _cluster_instance(c.get("instance", {}), "cluster.instance")
+    if "migrated_address" in c:
+        try:
+            parse_ip(c["migrated_address"])
+        except ValueError as e:
+            yield f"cluster.migrated_address: {e}"
+
+
+def _cluster_reach(doc: Mapping[str, Any]) -> Iterator[str]:
+    """p2v must know where the bootstrap and, later, the migrated server
+    answer SSH: it reaches both itself."""
+    c = doc["cluster"]
+    inst = c.get("instance", {})
+    nic0 = (inst.get("nics") or [{}])[0]
+    if "address" not in inst and not ("network" in nic0 and "ip" in nic0):
+        yield (
+            "cluster.instance.address: needed (the bootstrap's address with its prefix, e.g."
+            " 198.51.100.20/24) unless NIC 0 has a Ganeti network and an ip: p2v connects to it"
+        )
+    if "migrated_address" not in c and "address" not in doc.get("network", {}):
+        yield (
+            "cluster.migrated_address: needed unless network.address is given: the address the"
+            " migrated server answers SSH at (p2v proves it booted there)"
+        )
 
 
 def _cluster_instance(inst: Mapping[str, Any], where: str) -> Iterator[str]:
@@ -269,10 +292,37 @@ def _cluster_instance(inst: Mapping[str, Any], where: str) -> Iterator[str]:
             yield f"{where}.{key}: {problem}"
     for i, nic in enumerate(inst.get("nics", ())):
         yield from _cluster_nic(nic, f"{where}.nics[{i}]")
+    yield from _bootstrap_network(inst, where)
     for key, path in inst.get("ramboot", {}).items():
         problem = path_problem(path)
         if problem:
             yield f"{where}.ramboot.{key}: {problem} on the nodes"
+
+
+def _bootstrap_network(inst: Mapping[str, Any], where: str) -> Iterator[str]:
+    if "address" not in inst:
+        for key in ("gateway", "dns"):
+            if key in inst:
+                yield f"{where}.{key}: only with {where}.address (else NIC 0's Ganeti network gives it)"
+        return
+    try:
+        address = parse_interface_address(inst["address"])
+    except ValueError as e:
+        yield f"{where}.address: {e}"
+        return
+    ip = (inst.get("nics") or [{}])[0].get("ip")
+    if ip is not None and ip != str(address.ip):
+        yield f"{where}.nics[0].ip: {quoted(ip)} is not the address's {address.ip} (leave it out)"
+    if "gateway" in inst:
+        try:
+            parse_gateway(inst["gateway"], address)
+        except ValueError as e:
+            yield f"{where}.gateway: {e}"
+    for i, server in enumerate(inst.get("dns", ())):
+        try:
+            parse_dns_server(server)
+        except ValueError as e:
+            yield f"{where}.dns[{i}]: {e}"
 
 
 def _cluster_nic(nic: Mapping[str, Any], where: str) -> Iterator[str]:
@@ -317,6 +367,7 @@ def semantic_errors(doc: Mapping[str, Any]) -> list[str]:
     if "cluster" in doc:
         errors += _with_cluster(doc)
         errors += _cluster(doc["cluster"])
+        errors += _cluster_reach(doc)
     errors += _target(doc.get("target", {}))
     errors += _network(doc.get("network", {}))
     errors += _layout(doc)

@@ -59,6 +59,10 @@ on every node (``IMAGE_DIR`` of /etc/default/ganeti-instance-p2v-target)."""
 
 KEEP_MAC = "keep"
 
+BOOT_TIMEOUT = 900
+"""Seconds the migrated server has, from its start, to answer SSH with its
+own host key (a first boot may run fsck and regenerate its initramfs)."""
+
 
 @dataclass(frozen=True)
 class NicAnswers:
@@ -103,6 +107,12 @@ class ClusterInstanceAnswers:
     nics: tuple[NicAnswers, ...] = (NicAnswers(),)
     os_variant: str = "default"
     ramboot: RambootAnswers = field(default_factory=RambootAnswers)
+    address: str | None = None
+    """The bootstrap's address on NIC 0 with its prefix (``198.51.100.20/24``):
+    the ``address`` OS parameter, and NIC 0's Ganeti IP unless it has one.
+    None: NIC 0's Ganeti network gives it (``ip`` an address or ``pool``)."""
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
 
     @property
     def os_type(self) -> str:
@@ -122,6 +132,10 @@ class ClusterAnswers:
     """... or the path of a copy of the master's ``/var/lib/ganeti/rapi.pem``
     (read when the run starts). Exactly one of the two."""
     instance: ClusterInstanceAnswers
+    migrated_address: str | None = None
+    """Where the migrated server answers SSH once started (p2v proves it
+    booted there); None: the answers' ``network.address``."""
+    boot_timeout: int = BOOT_TIMEOUT
 
 
 CertificateForm = Literal["pin", "file"]
@@ -159,6 +173,9 @@ def _instance(doc: Mapping[str, Any]) -> ClusterInstanceAnswers:
         ramboot=RambootAnswers(
             kernel=ramboot.get("kernel", RAMBOOT_KERNEL), initrd=ramboot.get("initrd", RAMBOOT_INITRD)
         ),
+        address=doc.get("address"),
+        gateway=doc.get("gateway"),
+        dns=tuple(doc.get("dns", ())),
     )
 
 
@@ -174,6 +191,8 @@ def cluster_from_doc(doc: Mapping[str, Any]) -> ClusterAnswers:
         pin=None if is_file else parse_cert_pin(certificate),
         certificate_file=certificate if is_file else None,
         instance=_instance(doc["instance"]),
+        migrated_address=doc.get("migrated_address"),
+        boot_timeout=doc.get("boot_timeout", BOOT_TIMEOUT),
     )
 
 
@@ -196,10 +215,17 @@ def cluster_to_doc(c: ClusterAnswers) -> dict[str, Any]:
     ]
     inst["os_variant"] = i.os_variant
     inst["ramboot"] = {"kernel": i.ramboot.kernel, "initrd": i.ramboot.initrd}
+    for key, value in (("address", i.address), ("gateway", i.gateway)):
+        if value is not None:
+            inst[key] = value
+    if i.dns:
+        inst["dns"] = list(i.dns)
     return {
         "rapi": str(c.rapi),
         "user": c.user,
         "password_file": c.password_file,
         "certificate": str(c.pin) if c.pin is not None else c.certificate_file,
+        **({"migrated_address": c.migrated_address} if c.migrated_address is not None else {}),
+        "boot_timeout": c.boot_timeout,
         "instance": inst,
     }

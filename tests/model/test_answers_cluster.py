@@ -24,16 +24,21 @@ from p2v_tui.model.units import GiB, MiB
 from p2v_tui.system.answers_io import answers_schema
 
 PIN = "80:AA:1F:6C:02:9D:3E:4B:5A:69:78:87:96:A5:B4:C3:D2:E1:F0:0F:1E:2D:3C:4B:5A:69:78:87:96:A5:B4:C3"
+ADDRESS = "198.51.100.20/24"
 HOST_KEY = "SHA256:2mhgpoUuP6MaGwICixwTtTCcOJuaVAyyyiNy3hy42JY"
 
 
 def cluster(**instance: Any) -> dict[str, Any]:
+    nics = instance.get("nics") or [{}]
+    brings = isinstance(nics[0], dict) and "network" in nics[0] and "ip" in nics[0]
     return {
         "rapi": "https://cluster.example.org",
         "user": "p2v",
         "password_file": "/root/rapi-password",
         "certificate": PIN,
-        "instance": {"name": "web01.example.org", **instance},
+        "migrated_address": "198.51.100.20",
+        # the bootstrap's address, unless NIC 0's Ganeti network brings it
+        "instance": {"name": "web01.example.org", **({} if brings else {"address": ADDRESS}), **instance},
     }
 
 
@@ -181,6 +186,14 @@ def test_a_password_where_it_does_not_belong_is_refused_and_not_repeated(
         ),
         ({"ramboot": {"kernel_path": "/k"}}, "cluster.instance.ramboot.kernel_path: unknown key"),
         ({"nics": [{"mode": "routed"}]}, "cluster.instance.nics[0].mode: unknown key"),
+        ({"address": "198.51.100.20"}, "cluster.instance.address: "),
+        ({"address": "198.51.100.20/24", "nics": [{"ip": "198.51.100.21"}]}, "cluster.instance.nics[0].ip: "),
+        ({"address": "198.51.100.20/24", "nics": [{"ip": "198.51.100.20"}]}, None),
+        ({"gateway": "198.51.100.1", "dns": ["198.51.100.53"]}, None),
+        ({"gateway": "2001:db8::1"}, "cluster.instance.gateway: gateway 2001:db8::1 is IPv6"),
+        ({"dns": ["ns1.example.org"]}, "cluster.instance.dns[0]: "),
+        ({"dns": ["192.0.2.53"] * 4}, "cluster.instance.dns: "),
+        ({"address": "198.51.100.20/24\nfoo"}, "cluster.instance.address: contains"),
     ],
 )
 def test_instance_values_are_checked_for_what_they_are(
@@ -205,4 +218,28 @@ def test_the_shipped_example_reads_back() -> None:
     assert errors(example) == []
     a = answers_from_doc(example)
     assert a.cluster is not None and a.cluster.instance.nics[0].mac == "keep"
+    assert answers_from_doc(answers_to_doc(a)) == a
+
+
+def test_p2v_must_know_where_the_bootstrap_and_the_migrated_server_answer() -> None:
+    section = cluster()
+    del section["instance"]["address"], section["migrated_address"]
+    found = errors(doc(section))
+    assert [line.split(":")[0] for line in found] == ["cluster.instance.address", "cluster.migrated_address"]
+    section["instance"]["nics"] = [{"network": "lan", "ip": "pool"}]  # Ganeti's network gives the address
+    assert errors(doc(section, network={"address": "198.51.100.30/24"})) == []
+    section["instance"]["gateway"] = "198.51.100.1"
+    assert errors(doc(section, network={"address": "198.51.100.30/24"})) == [
+        "cluster.instance.gateway: only with cluster.instance.address (else NIC 0's Ganeti network gives it)"
+    ]
+
+
+def test_the_bootstrap_network_and_the_proof_read_back() -> None:
+    section = cluster(gateway="198.51.100.1", dns=["198.51.100.53"])
+    section["boot_timeout"] = 600
+    a = answers_from_doc(doc(section))
+    assert a.cluster is not None
+    i = a.cluster.instance
+    assert (i.address, i.gateway, i.dns) == (ADDRESS, "198.51.100.1", ("198.51.100.53",))
+    assert (a.cluster.migrated_address, a.cluster.boot_timeout) == ("198.51.100.20", 600)
     assert answers_from_doc(answers_to_doc(a)) == a

@@ -76,7 +76,7 @@ def answers(target: Target, *, confirm: bool) -> str:
         "confirm": confirm,
         "target": {"host": GUEST_SERVER, "port": 22, "user": "root", "identity": "id_ed25519",
                    "host_key": target.host.host_key_fingerprint, "connect_timeout": 60},
-        "boot": "cluster",  # the built source has no kernel and no GRUB
+        # boot: own (the default): the built server has its kernel and GRUB
         "after": "none",
     })  # fmt: skip
 

@@ -162,11 +162,10 @@ def test_a_source_without_grub_starts_from_the_cluster_kernel_and_plans(parts: P
 
     report = Report(tmp_path / "report")
     session = Session(replace(parts, probe=probe), report, report.event, threading.Event())
-    controller = Controller(
-        session, load_answers(str(example_file("answers.yaml"))), DemoNetwork(), spawn=inline
-    )
+    answers = load_answers(str(example_file("answers.yaml")))
+    assert answers.layout.boot == "own"
+    controller = Controller(session, answers, DemoNetwork(), spawn=inline)
     try:
-        assert controller.answers.layout.boot == "own"
         controller.connect(value)
         controller.probe(value)
         assert controller.answers.layout.boot == "cluster"

@@ -34,6 +34,7 @@ from ..system.report import Report
 from ..system.runner import CommandError
 from ..system.target import TargetError, TargetLost
 from ..system.transfer import Cancelled, TransferError
+from .cluster import ClusterRefused, HandOverFailed
 from .executor import ExecutionError
 from .exits import EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_STOPPED, internal_error
 from .prepare import PrepareError
@@ -48,6 +49,8 @@ EXPECTED_FAILURES = (
     PlanRefused,
     ExecutionError,
     TransferError,
+    ClusterRefused,
+    HandOverFailed,
     OSError,
 )
 """What a step may fail with in normal use: said to the person, not a crash.

@@ -10,6 +10,7 @@ line, the exit code).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -21,12 +22,13 @@ from types import FrameType
 from typing import TextIO
 
 from ..model.answers import Answers
-from ..model.describe import describe_fixups, describe_machine, describe_plan
+from ..model.describe import describe_cluster, describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
 from ..model.validate import printable
 from ..system.report import Report
 from . import ending
-from .session import Parts, Session
+from .cluster import BOOTSTRAP_SSH_TIMEOUT
+from .session import RESUME_ANSWERS, Parts, Session
 from .terminal import ConsoleRenderer
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,8 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     session.write_answers(answers)
     if not options.dry_run and not (answers.confirm or options.yes):
         return ending.not_confirmed(report)
+    if answers.cluster is not None:
+        return _migrate_on_cluster(answers, session, options)
     session.connect(answers)
     machine = session.probe(answers)
     _say(out, describe_machine(machine))
@@ -131,3 +135,41 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     if options.dry_run:
         return ending.dry_run(report)
     return ending.migrated(report, session.execute(answers, prepared))
+
+
+def _migrate_on_cluster(answers: Answers, session: Session, options: Options) -> ending.Ending:
+    """The same run on an instance p2v creates: every check and the plan
+    on the instance as it will be before anything is created, then the
+    creation, the migration, and the hand-over with its proof."""
+    out = options.console
+    report = session.report
+    cluster = answers.cluster
+    assert cluster is not None  # the caller's test
+    machine = session.probe(answers)
+    _say(out, describe_machine(machine))
+    ready = session.check_cluster(answers)
+    _say(out, describe_cluster(cluster, ready.spec))
+    preview = session.plan_on(answers, ready)
+    _say(out, describe_plan(preview.plan, preview.facts))
+    if preview.refusal:
+        return ending.refused(report, preview.refusal)
+    if options.dry_run:
+        _say(out, "dry run: the cluster accepts the instance (Ganeti's own dry run); nothing was created\n")
+        return ending.dry_run(report)
+    answers = session.create_bootstrap(answers, ready)
+    resume = f"p2v --answers-file {report.directory / RESUME_ANSWERS} --yes resumes on {ready.spec.name}"
+    try:
+        session.keep_connected(session.reach_bootstrap(answers, BOOTSTRAP_SSH_TIMEOUT))
+        prepared = session.prepare(answers)
+        _say(out, describe_plan(prepared.plan, prepared.facts))
+        _say(out, describe_fixups(prepared.fixups))
+        for edit in prepared.fixups.edits:
+            _say(out, edit.shown_diff())
+        if prepared.refusal:
+            return ending.refused(report, prepared.refusal)
+        # p2v stops the bootstrap itself (a guest powering off is restarted by
+        # Ganeti's watcher with the ramboot parameters still set)
+        outcome = session.execute(dataclasses.replace(answers, after="none"), prepared)
+        return ending.migrated(report, session.hand_over(answers, ready, outcome))
+    except Exception as e:  # stopped or failed: a new run goes on from the instance created
+        return ending.raised(report, e, resume=resume)

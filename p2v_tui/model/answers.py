@@ -297,7 +297,8 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     doc["console"] = fx.console
     if fx.disabled:
         doc["fixups"] = {"disable": sorted(fx.disabled)}
-    doc["after"] = a.after
+    if a.cluster is None:  # with a cluster, p2v stops and starts the instance itself
+        doc["after"] = a.after
     if a.report:
         doc["report"] = a.report
     if a.instance is not None:

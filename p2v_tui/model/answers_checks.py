@@ -31,7 +31,7 @@ from .rapi_requests import (
     rapi_user_problem,
 )
 from .target import FactsError, normalize_mac
-from .units import KiB, SizeError, format_size, parse_size
+from .units import KiB, MiB, SizeError, format_size, parse_size
 from .validate import (
     control_character,
     hostname_problem,
@@ -193,6 +193,7 @@ _NOT_WITH_CLUSTER = {
     "target.host": "the address is the one of the instance p2v creates",
     "target.host_key": "the host key is the one p2v generates for the instance it creates",
     "instance": "the instance p2v creates reports its own facts",
+    "after": "p2v stops the bootstrap and starts the migrated server itself",
 }
 
 
@@ -203,6 +204,7 @@ def _with_cluster(doc: Mapping[str, Any]) -> Iterator[str]:
         "target.host": "host" in target,
         "target.host_key": "host_key" in target,
         "instance": "instance" in doc,
+        "after": "after" in doc,
     }
     for key, why in _NOT_WITH_CLUSTER.items():
         if given[key]:
@@ -281,6 +283,10 @@ def _cluster_instance(inst: Mapping[str, Any], where: str) -> Iterator[str]:
                 f"{where}.memory: {inst['memory']!r} is less than {format_size(MEMORY_MIN)}, the least"
                 " the bootstrap OS runs in (it copies itself into RAM)"
             )
+    if "run_memory" in inst:
+        _n, problem = _size(inst["run_memory"], f"{where}.run_memory", minimum=64 * MiB, maximum=MEMORY_MAX)
+        if problem:
+            yield problem
     if "pnode" in inst and "iallocator" in inst:
         yield f"{where}: pnode and iallocator both given; give one (neither: the cluster's default allocator)"
     problem = hostname_problem(inst["pnode"]) if "pnode" in inst else None

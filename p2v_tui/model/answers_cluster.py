@@ -37,6 +37,10 @@ MEMORY_DEFAULT = 256 * MiB
 MEMORY_MIN = 256 * MiB
 """The bootstrap OS copies itself into RAM: with less it stops on the
 console (README, "Memory: 256 MiB": 192, 160 and 128 MiB measured)."""
+RUN_MEMORY_DEFAULT = 1 * GiB
+"""The migrated server's memory unless the answers say: what a small
+server of the kind p2v migrates runs in; ``gnt-instance modify -B`` changes
+it later."""
 MEMORY_MAX = 4 * TiB
 """More than a Ganeti node has; beyond it the value is a typo."""
 
@@ -113,6 +117,9 @@ class ClusterInstanceAnswers:
     None: NIC 0's Ganeti network gives it (``ip`` an address or ``pool``)."""
     gateway: str | None = None
     dns: tuple[str, ...] = ()
+    run_memory: int = RUN_MEMORY_DEFAULT
+    """The migrated server's memory, set when p2v hands the instance over
+    (``memory`` is the bootstrap's)."""
 
     @property
     def os_type(self) -> str:
@@ -173,6 +180,7 @@ def _instance(doc: Mapping[str, Any]) -> ClusterInstanceAnswers:
         ramboot=RambootAnswers(
             kernel=ramboot.get("kernel", RAMBOOT_KERNEL), initrd=ramboot.get("initrd", RAMBOOT_INITRD)
         ),
+        run_memory=parse_size(doc["run_memory"]) if "run_memory" in doc else RUN_MEMORY_DEFAULT,
         address=doc.get("address"),
         gateway=doc.get("gateway"),
         dns=tuple(doc.get("dns", ())),
@@ -205,6 +213,7 @@ def cluster_to_doc(c: ClusterAnswers) -> dict[str, Any]:
     if i.disks is not None:
         inst["disks"] = [exact_size_text(n) for n in i.disks]
     inst["memory"] = exact_size_text(i.memory)
+    inst["run_memory"] = exact_size_text(i.run_memory)
     inst["vcpus"] = i.vcpus
     for key in ("pnode", "iallocator"):
         if getattr(i, key) is not None:

@@ -11,12 +11,18 @@ up to a whole MiB where it crosses over.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from .answers_cluster import DISK_TEMPLATES, KEEP_MAC, ClusterAnswers, ClusterInstanceAnswers
+from .layout import plan_layout
 from .layout_sizes import with_headroom
-from .rapi_cluster import ClusterInfo, IPolicy
+from .machine import Machine
+from .plan import BootMode, LayoutChoices, LayoutError
+from .rapi_cluster import ClusterInfo, GroupInfo, InstanceInfo, IPolicy
 from .rapi_requests import InstanceSpec, NicSpec
+from .target import InstanceFacts, TargetDisk
 from .units import GiB, MiB, align_up, format_size
+from .validate import parse_ip
 
 DISK_HEADROOM = 0.10
 """Added to the smallest disk the plan fits on when the answers give no
@@ -187,4 +193,121 @@ def instance_spec(
         pnode=pnode,
         iallocator=iallocator,
         hvparams={"kernel_path": inst.ramboot.kernel, "initrd_path": inst.ramboot.initrd},
+    )
+
+
+# --- what the plan needs, where p2v reaches the instance, the hand-over ----------
+
+BOOTSTRAP_DISK = "/dev/vda"
+"""How the bootstrap OS sees disk 0 (KVM's virtio, Ganeti's default)."""
+
+_SIZE_ROUNDS = 8
+
+
+def needed_disk_size(machine: Machine, layout: LayoutChoices) -> int:
+    """Bytes of the smallest single disk the plan fits on, swap kept when
+    the answers leave it to p2v (``auto`` would drop it on a tight disk).
+    ``layout`` holds the measured exclusion sizes. A plan that needs more
+    than one disk (explicit partitions on disk 1 and up) must name the
+    sizes itself (:class:`ClusterPlanError`)."""
+    if any(p.disk for p in layout.explicit or ()):
+        raise ClusterPlanError("cluster.instance.disks: needed when layout.partitions use more than one disk")
+    choices = replace(layout, swap="keep" if layout.swap == "auto" else layout.swap)
+    size = 16 * MiB
+    for _ in range(_SIZE_ROUNDS):
+        try:
+            plan_layout(machine, (TargetDisk(0, BOOTSTRAP_DISK, size),), choices)
+            return size
+        except LayoutError as e:
+            if e.missing <= 0:
+                raise ClusterPlanError(f"the plan cannot be made: {e}") from None
+            size = align_up(size + e.missing, MiB)
+    raise ClusterPlanError("the plan's size does not settle; give cluster.instance.disks")
+
+
+def planning_policy(info: ClusterInfo, groups: Sequence[GroupInfo], pnode_group: str | None) -> IPolicy:
+    """The instance policy a create is checked against: the group of the
+    node named, the only group, else the cluster's (an allocator picks the
+    group)."""
+    if pnode_group is not None:
+        found = [g for g in groups if g.uuid == pnode_group]
+        if found:
+            return found[0].ipolicy
+    if len(groups) == 1:
+        return groups[0].ipolicy
+    return info.ipolicy
+
+
+def bootstrap_osparams(instance: ClusterInstanceAnswers, public_key: str) -> dict[str, str]:
+    """The p2v-target OS parameters that are not secret: who may log in,
+    and the bootstrap's network when the answers give it."""
+    params = {"ssh_key": public_key}
+    if instance.address is not None:
+        params["address"] = instance.address
+    if instance.gateway is not None:
+        params["gateway"] = instance.gateway
+    if instance.dns:
+        params["dns"] = " ".join(instance.dns)
+    return params
+
+
+def bootstrap_nics(instance: ClusterInstanceAnswers) -> ClusterInstanceAnswers:
+    """NIC 0 gets the bootstrap's address as its Ganeti IP when the answers
+    give an address and NIC 0 no ip (Ganeti then knows the address too)."""
+    if instance.address is None or instance.nics[0].ip is not None:
+        return instance
+    ip = instance.address.split("/", 1)[0]
+    return replace(instance, nics=(replace(instance.nics[0], ip=ip), *instance.nics[1:]))
+
+
+def bootstrap_address(instance: ClusterInstanceAnswers, created: InstanceInfo) -> str:
+    """Where the created bootstrap answers SSH: the answers' address, else
+    the IP Ganeti gave NIC 0 (its network's ``pool``)."""
+    if instance.address is not None:
+        return instance.address.split("/", 1)[0]
+    ip = created.nics[0].ip if created.nics else None
+    if ip is None:
+        raise ClusterPlanError(
+            f"instance {created.name}: Ganeti gave NIC 0 no IP; give cluster.instance.address"
+        )
+    try:
+        return str(parse_ip(ip, "NIC 0's IP"))
+    except ValueError as e:
+        raise ClusterPlanError(f"instance {created.name}: {e}") from None
+
+
+def final_hvparams(boot: BootMode) -> dict[str, str]:
+    """The hypervisor parameters the migrated server starts with: its own
+    disk (GRUB) with no kernel given, or the cluster's kernel and initrd
+    (the instance's ramboot values dropped)."""
+    if boot == "own":
+        return {"kernel_path": "", "initrd_path": ""}
+    return {"kernel_path": "default", "initrd_path": "default"}
+
+
+def cluster_boot_problem(boot: BootMode, info: ClusterInfo) -> str | None:
+    """Why the cluster cannot start the migrated server as planned."""
+    if boot == "cluster" and not info.kernel_path:
+        return (
+            "boot: cluster, but the cluster's hypervisor parameters name no kernel_path; boot: own,"
+            " or ask the admin for a cluster kernel"
+        )
+    return None
+
+
+def run_beparams(instance: ClusterInstanceAnswers) -> dict[str, int]:
+    """The migrated server's memory (MiB), set at the hand-over."""
+    memory = mib(instance.run_memory)
+    return {"maxmem": memory, "minmem": memory}
+
+
+def planned_facts(spec: InstanceSpec) -> InstanceFacts:
+    """What the bootstrap of ``spec`` will report, for planning before it
+    exists (``--dry-run``, and the checks before anything is created). The
+    NICs' MACs are not known yet: the network fixups are planned again
+    once the instance reports its own."""
+    return InstanceFacts(
+        name=spec.name,
+        disks=tuple(TargetDisk(i, f"/dev/vd{chr(ord('a') + i)}", n * MiB) for i, n in enumerate(spec.disks)),
+        origin="answers",
     )

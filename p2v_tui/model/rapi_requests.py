@@ -362,6 +362,18 @@ def modify_hvparams_body(hvparams: Mapping[str, str]) -> dict[str, object]:
     return {"hvparams": _params(hvparams, "hypervisor parameter")}
 
 
+def modify_body(hvparams: Mapping[str, str], beparams: Mapping[str, int]) -> dict[str, object]:
+    """:func:`modify_hvparams_body` and backend parameters (``maxmem`` and
+    ``minmem`` in MiB) in one job: how the migrated server starts."""
+    body = modify_hvparams_body(hvparams)
+    for key, value in beparams.items():
+        if not _PARAM.match(key):
+            raise RapiSettingError(f"backend parameter {quoted(key)} is not a parameter name")
+        _count(value, f"backend parameter {key}", 4 * 1024 * 1024)
+    body["beparams"] = dict(beparams)
+    return body
+
+
 def shutdown_body(timeout: int) -> dict[str, object]:
     """``PUT /2/instances/NAME/shutdown``: ``timeout`` seconds for the guest
     to power off before the hypervisor stops it (0: at once)."""

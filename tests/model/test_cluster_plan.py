@@ -11,18 +11,39 @@ from typing import Any
 
 import pytest
 
+from p2v_tui.demo import build_sample_tree, demo_machine
 from p2v_tui.model.answers import answers_from_doc
 from p2v_tui.model.answers_cluster import ClusterAnswers, ClusterInstanceAnswers, NicAnswers
 from p2v_tui.model.cluster_plan import (
     ClusterPlanError,
+    bootstrap_address,
+    bootstrap_nics,
+    bootstrap_osparams,
+    cluster_boot_problem,
     default_disk_size,
     disk_sizes,
+    final_hvparams,
     instance_spec,
+    needed_disk_size,
+    planned_facts,
+    planning_policy,
     policy_disk_bounds,
+    run_beparams,
 )
 from p2v_tui.model.describe import describe_cluster
-from p2v_tui.model.rapi_cluster import ClusterInfo, IPolicy, ISpec, parse_cluster_info
+from p2v_tui.model.layout import plan_layout
+from p2v_tui.model.machine import Machine
+from p2v_tui.model.plan import LayoutChoices, LayoutError, LayoutRequest
+from p2v_tui.model.rapi_cluster import (
+    ClusterInfo,
+    IPolicy,
+    ISpec,
+    parse_cluster_info,
+    parse_group,
+    parse_instance,
+)
 from p2v_tui.model.rapi_requests import NicSpec, create_instance_body
+from p2v_tui.model.target import TargetDisk
 from p2v_tui.model.units import GiB, MiB, TiB
 
 DATA = Path(__file__).parents[1] / "data" / "rapi"
@@ -213,3 +234,85 @@ def test_the_description_names_a_certificate_file_and_the_allocator() -> None:
     assert lines[0].endswith("RAPI user p2vw, certificate of /root/rapi.pem")
     assert lines[1] == "  creates instance p2v1.gntlab.test (stopped), placed by hail"
     assert lines[3] == "  memory 256 MiB, 1 vcpu" and lines[4] == "  NIC 0: link br0, MAC from Ganeti"
+
+
+# -- what the plan needs, where p2v connects, the hand-over ------------------------
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory: pytest.TempPathFactory) -> Machine:
+    return demo_machine(build_sample_tree(tmp_path_factory.mktemp("sample")))
+
+
+def test_the_needed_size_is_the_smallest_disk_the_plan_fits_on(machine: Machine) -> None:
+    layout = LayoutChoices(exclude_sizes={})
+    needed = needed_disk_size(machine, layout)
+    assert needed % MiB == 0
+    plan = plan_layout(
+        machine, (TargetDisk(0, "/dev/vda", needed),), dataclasses.replace(layout, swap="keep")
+    )
+    assert any(p.role == "swap" for d in plan.disks for p in d.partitions)  # swap kept, not squeezed out
+    with pytest.raises(LayoutError):
+        plan_layout(
+            machine, (TargetDisk(0, "/dev/vda", needed - MiB),), dataclasses.replace(layout, swap="keep")
+        )
+    more = needed_disk_size(machine, dataclasses.replace(layout, headroom=2.0))
+    assert more > needed  # the headroom of the answers counts
+
+
+def test_a_plan_on_several_disks_needs_the_sizes_given(machine: Machine) -> None:
+    explicit = (LayoutRequest("/", "fit"), LayoutRequest("/home", "rest", disk=1))
+    with pytest.raises(ClusterPlanError, match=r"cluster\.instance\.disks: needed when layout\.partitions"):
+        needed_disk_size(machine, LayoutChoices(explicit=explicit))
+
+
+def test_the_bootstrap_address_and_its_os_parameters() -> None:
+    given = lab_cluster(
+        address="198.51.100.20/24", gateway="198.51.100.1", dns=["198.51.100.53", "192.0.2.53"]
+    )
+    inst = bootstrap_nics(given.instance)
+    assert inst.nics[0].ip == "198.51.100.20"
+    assert bootstrap_osparams(inst, "ssh-ed25519 AAAA p2v") == {
+        "ssh_key": "ssh-ed25519 AAAA p2v",
+        "address": "198.51.100.20/24",
+        "gateway": "198.51.100.1",
+        "dns": "198.51.100.53 192.0.2.53",
+    }
+    running = parse_instance(json.loads((DATA / "instance-p2v1-running.json").read_text())["body"])
+    assert bootstrap_address(inst, running) == "198.51.100.20"  # the answers' own
+    pooled = lab_cluster(nics=[{"network": "lan", "ip": "pool"}]).instance
+    assert bootstrap_nics(pooled) == pooled and bootstrap_osparams(pooled, "k") == {"ssh_key": "k"}
+    assert running.nics[0].ip is not None and bootstrap_address(pooled, running) == running.nics[0].ip
+    no_ip = dataclasses.replace(running, nics=(dataclasses.replace(running.nics[0], ip=None),))
+    with pytest.raises(ClusterPlanError, match="Ganeti gave NIC 0 no IP"):
+        bootstrap_address(pooled, no_ip)
+    lying = dataclasses.replace(running, nics=(dataclasses.replace(running.nics[0], ip="10.0.0.1;reboot"),))
+    with pytest.raises(ClusterPlanError, match="NIC 0's IP"):
+        bootstrap_address(pooled, lying)
+
+
+def test_how_the_migrated_server_starts() -> None:
+    assert final_hvparams("own") == {"kernel_path": "", "initrd_path": ""}
+    assert final_hvparams("cluster") == {"kernel_path": "default", "initrd_path": "default"}
+    with_kernel = dataclasses.replace(LAB_INFO, kernel_path="/boot/vmlinuz-3-kvmU")
+    assert cluster_boot_problem("cluster", with_kernel) is None
+    no_kernel = dataclasses.replace(LAB_INFO, kernel_path="")
+    assert "name no kernel_path" in (cluster_boot_problem("cluster", no_kernel) or "")
+    assert cluster_boot_problem("own", no_kernel) is None
+    assert run_beparams(lab_cluster().instance) == {"maxmem": 1024, "minmem": 1024}
+    assert run_beparams(lab_cluster(run_memory="3G").instance) == {"maxmem": 3072, "minmem": 3072}
+
+
+def test_the_policy_create_is_checked_against() -> None:
+    group = parse_group(json.loads((DATA / "group-default.json").read_text())["body"])
+    other = dataclasses.replace(group, uuid="other", ipolicy=dataclasses.replace(group.ipolicy, std=None))
+    assert planning_policy(LAB_INFO, [group], None) is group.ipolicy
+    assert planning_policy(LAB_INFO, [group, other], "other") is other.ipolicy
+    assert planning_policy(LAB_INFO, [group, other], None) is LAB_INFO.ipolicy
+
+
+def test_the_planned_facts_are_the_spec_disks() -> None:
+    spec = instance_spec(lab_cluster(), LAB_INFO, (2048, 1024))
+    facts = planned_facts(spec)
+    assert facts.name == "p2v1.gntlab.test" and facts.origin == "answers"
+    assert [(d.path, d.size) for d in facts.disks] == [("/dev/vda", 2 * GiB), ("/dev/vdb", 1 * GiB)]

@@ -4,8 +4,9 @@ cluster's remote API, and the hand-over to the migrated server.
 1. :func:`check_cluster` (nothing is created): the certificate pin and the
    password (the write probe), the features, that no instance of the name
    exists, the instance policy, the disk sizes the plan needs, a boot the
-   cluster can do, then Ganeti's own dry run of the creation (which runs
-   the OS definition's verify with the generated host key).
+   cluster can do, a source host key to prove the boot by, then Ganeti's
+   own dry run of the creation (which runs the OS definition's verify with
+   the generated host key).
 2. :func:`create_bootstrap`: the creation (stopped, with the ramboot
    kernel and initrd), its start, and the address p2v connects to with the
    generated host key pinned: nobody reads a console.
@@ -42,7 +43,7 @@ from ..model.cluster_plan import (
     run_beparams,
 )
 from ..model.events import Log
-from ..model.hostkey import GeneratedHostKey, HostKeyPin, pin_text
+from ..model.hostkey import SOURCE_HOST_KEYS, GeneratedHostKey, HostKeyPin, pin_text, source_host_pins
 from ..model.machine import Machine
 from ..model.plan import LayoutChoices
 from ..model.rapi import Job, JobProgress
@@ -201,7 +202,7 @@ def check_cluster(
                 " removes one; choose another cluster.instance.name"
             )
         policy = planning_policy(info, rapi.groups(), _pnode_group(rapi, cluster.instance.pnode))
-        problem = cluster_boot_problem(layout.boot, info)
+        problem = cluster_boot_problem(layout.boot, info) or source_key_problem(machine)
         if problem:
             raise ClusterRefused(problem)
         given = cluster.instance.disks
@@ -220,6 +221,18 @@ def check_cluster(
         raise ClusterRefused(f"Ganeti cluster {cluster.rapi}: {_one_line(e)}") from None
     emit(Log("info", f"the cluster accepts {name} (dry run): nothing was created"))
     return ClusterReady(rapi, cluster, info, spec, host_key)
+
+
+def source_key_problem(machine: Machine) -> str | None:
+    """Why the hand-over could not prove the migrated server booted: it
+    recognises it by one of the source's own host keys, read in the probe.
+    Known before anything is created, so said then, not after the copy."""
+    if source_host_pins(machine.config.files):
+        return None
+    return (
+        f"the source has no SSH host key ({SOURCE_HOST_KEYS}): p2v recognises the migrated server by"
+        " it to prove it booted; create the keys on the source (ssh-keygen -A) and run p2v again"
+    )
 
 
 def _with_secret(spec: InstanceSpec, host_key: GeneratedHostKey) -> InstanceSpec:

@@ -218,7 +218,10 @@ def check_cluster(
     except ClusterPlanError as e:
         raise ClusterRefused(str(e)) from None
     except (RapiError, RapiSettingError) as e:
-        raise ClusterRefused(f"Ganeti cluster {cluster.rapi}: {_one_line(e)}") from None
+        said = _one_line(e)  # the client's errors mostly name the cluster already
+        raise ClusterRefused(
+            said if str(cluster.rapi) in said else f"Ganeti cluster {cluster.rapi}: {said}"
+        ) from None
     emit(Log("info", f"the cluster accepts {name} (dry run): nothing was created"))
     return ClusterReady(rapi, cluster, info, spec, host_key)
 

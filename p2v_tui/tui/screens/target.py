@@ -341,11 +341,8 @@ class TargetScreen:
         self.frame.set_error(None)
 
     def _show_migrated_hint(self) -> None:
-        shown = migrated_default(self.address.text)
-        default = f"empty: {shown}, the bootstrap's address" if shown else "empty: the bootstrap's address"
-        self._migrated_hint.set_text(
-            " " * (LABEL_WIDTH + 1) + f"where the migrated server answers SSH ({default})"
-        )
+        shown = migrated_default(self.address.text) or "its IP"
+        self._migrated_hint.set_text(f"empty: {shown}, as the bootstrap (where p2v proves the boot)")
 
     def _pin(self) -> str:
         if self._answers_pin:

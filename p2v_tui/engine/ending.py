@@ -190,6 +190,20 @@ def raised(report: Report, exc: Exception, *, resume: str = SAME_COMMAND) -> End
     return _ending(report, False, message, message)
 
 
+def cluster_raised(
+    report: Report, exc: Exception, *, resume: str | None, before: str = SAME_COMMAND
+) -> Ending:
+    """A cluster run that ended with ``exc``: before the instance was
+    created as :func:`raised` (``before``: how to go on); after, a plan the
+    instance refuses as :func:`refused`, anything else with ``resume``
+    (:attr:`~p2v_tui.engine.session.Session.resume_on_created`)."""
+    if resume is None:
+        return raised(report, exc, resume=before)
+    if isinstance(exc, PlanRefused):
+        return refused(report, str(exc))
+    return raised(report, exc, resume=resume)
+
+
 def not_reconnected(report: Report, exc: Exception, *, resume: str) -> Ending:
     """Connecting again to go on after the link was lost failed: the run
     stays stopped (and can be retried), unless ``exc`` is a defect."""

@@ -10,7 +10,6 @@ line, the exit code).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import signal
@@ -27,8 +26,8 @@ from ..model.events import Event, Finished, event_to_json
 from ..model.validate import printable
 from ..system.report import Report
 from . import ending
-from .cluster import BOOTSTRAP_SSH_TIMEOUT
-from .session import RESUME_ANSWERS, Parts, Session
+from .prepare import Prepared
+from .session import Parts, Session
 from .terminal import ConsoleRenderer
 
 log = logging.getLogger(__name__)
@@ -156,20 +155,15 @@ def _migrate_on_cluster(answers: Answers, session: Session, options: Options) ->
     if options.dry_run:
         _say(out, "dry run: the cluster accepts the instance (Ganeti's own dry run); nothing was created\n")
         return ending.dry_run(report)
-    answers = session.create_bootstrap(answers, ready)
-    resume = f"p2v --answers-file {report.directory / RESUME_ANSWERS} --yes resumes on {ready.spec.name}"
-    try:
-        session.keep_connected(session.reach_bootstrap(answers, BOOTSTRAP_SSH_TIMEOUT))
-        prepared = session.prepare(answers)
+
+    def planned(prepared: Prepared) -> None:
         _say(out, describe_plan(prepared.plan, prepared.facts))
         _say(out, describe_fixups(prepared.fixups))
         for edit in prepared.fixups.edits:
             _say(out, edit.shown_diff())
-        if prepared.refusal:
-            return ending.refused(report, prepared.refusal)
-        # p2v stops the bootstrap itself (a guest powering off is restarted by
-        # Ganeti's watcher with the ramboot parameters still set)
-        outcome = session.execute(dataclasses.replace(answers, after="none"), prepared)
-        return ending.migrated(report, session.hand_over(answers, ready, outcome))
+
+    try:
+        outcome = session.migrate_on_cluster(answers, ready, planned=planned)
     except Exception as e:  # stopped or failed: a new run goes on from the instance created
-        return ending.raised(report, e, resume=resume)
+        return ending.cluster_raised(report, e, resume=session.resume_on_created)
+    return ending.migrated(report, outcome)

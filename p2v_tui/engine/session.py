@@ -36,6 +36,7 @@ from ..system.sources import SourceAccess
 from ..system.target import AuthenticationFailed, HostKeyMismatch, Target, TargetError
 from ..system.transfer import Transfer
 from .cluster import (
+    BOOTSTRAP_SSH_TIMEOUT,
     ClusterParts,
     ClusterReady,
     ClusterRefused,
@@ -160,6 +161,7 @@ class Session:
         self._prepared: Prepared | None = None
         self._probed: _Probed | None = None
         self._measured: dict[str, int] = {}
+        self._resume: str | None = None
 
     @property
     def connected(self) -> Connected | None:
@@ -395,6 +397,9 @@ class Session:
             {"rapi": str(ready.cluster.rapi), "user": ready.cluster.user, "instance": ready.spec,
              "created": {"name": created.name, "address": created.address, "host_key": created.host_key}},
         )  # fmt: skip
+        self._resume = (
+            f"p2v --answers-file {self.report.directory / RESUME_ANSWERS} --yes resumes on {created.name}"
+        )
         target = dataclasses.replace(answers.target, host=created.address, host_key=created.host_key)
         bootstrap = dataclasses.replace(answers, target=target)
         # a stopped run goes on from here, on the instance created (the
@@ -407,6 +412,37 @@ class Session:
             ),
         )
         return bootstrap
+
+    @property
+    def resume_on_created(self) -> str | None:
+        """How a new run goes on from the instance this run created; None
+        while nothing was created."""
+        return self._resume
+
+    def migrate_on_cluster(
+        self,
+        answers: Answers,
+        ready: ClusterReady,
+        *,
+        planned: Callable[[Prepared], None] | None = None,
+        also: Callable[[Event], None] | None = None,
+    ) -> Outcome:
+        """Create and start the bootstrap ``ready`` checked, connect to it,
+        plan again on what it reports (``planned`` sees that plan before
+        anything is written), migrate, then hand over and prove the boot.
+        Raises :class:`PlanRefused` for a plan the real instance refuses;
+        once the instance exists, :attr:`resume_on_created` says how to go on."""
+        answers = self.create_bootstrap(answers, ready)
+        self.keep_connected(self.reach_bootstrap(answers, BOOTSTRAP_SSH_TIMEOUT))
+        prepared = self.prepare(answers)
+        if planned is not None:
+            planned(prepared)
+        if prepared.refusal:
+            raise PlanRefused(prepared.refusal)
+        # p2v stops the bootstrap itself (a guest powering off is restarted by
+        # Ganeti's watcher with the ramboot parameters still set)
+        outcome = self.execute(dataclasses.replace(answers, after="none"), prepared, also=also)
+        return self.hand_over(answers, ready, outcome)
 
     def reach_bootstrap(self, answers: Answers, within: float) -> Connected:
         """:meth:`reach` the bootstrap just started: connection refusals and

@@ -257,6 +257,29 @@ def _nic_text(nic: NicSpec, kept: bool) -> str:
     return f"{where}{address}, {mac}"
 
 
+def cluster_confirm_summary(
+    plan: Plan, fixups: FixupSet, cluster: ClusterAnswers, spec: InstanceSpec
+) -> list[tuple[SummaryKind, str]]:
+    """:func:`confirm_summary` for an instance p2v creates first: what is
+    created on the cluster, then what is erased and copied on it, then the
+    hand-over (p2v stops the bootstrap and starts the migrated server)."""
+    where = f"on node {spec.pnode}" if spec.pnode else f"placed by {spec.iallocator}"
+    disks = ", ".join(format_size(size * MiB) for size in spec.disks)
+    out: list[tuple[SummaryKind, str]] = [
+        ("erased", f"CREATED on the Ganeti cluster {cluster.rapi}: instance {spec.name}"),
+        ("item", f"  {where}, {spec.disk_template} disks: {disks}"),
+        ("item", f"  boots the bootstrap OS with {format_size(spec.memory * MiB)} of memory"),
+    ]
+    stop = f"  {AFTER_TEXT.get('none', 'none')}"
+    proof = cluster.migrated_address or "the network's address"
+    then = f"  p2v starts {spec.name} and proves it booted: SSH at {proof} with the source's host key"
+    out += [
+        (kind, then if line == stop else line)
+        for kind, line in confirm_summary(plan, fixups, "none", spec.name)
+    ]
+    return out
+
+
 def describe_cluster(cluster: ClusterAnswers, spec: InstanceSpec) -> str:
     """What p2v creates on the cluster, in a few lines (``--dry-run``, the
     report): ``spec`` as :func:`~p2v_tui.model.cluster_plan.instance_spec`

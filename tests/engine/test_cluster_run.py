@@ -13,10 +13,8 @@ create."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,51 +23,13 @@ from typing import Any
 import pytest
 import yaml
 
-from p2v_tui.demo import demo_parts, example_file
-from p2v_tui.engine.cluster import ClusterParts
 from p2v_tui.engine.headless import Options, run
 from p2v_tui.engine.session import Parts
 from p2v_tui.model.answers import Answers, answers_from_doc
-from p2v_tui.model.hostkey import GeneratedHostKey, HostKeyPin
-from p2v_tui.model.machine import ConfigSnapshot, Machine
-from p2v_tui.model.rapi_requests import RapiEndpoint
-from p2v_tui.system.keyfile import generate_host_key, public_key_line
-from p2v_tui.system.rapi import RapiClient
-from p2v_tui.system.ssh import prove_host_key
-from tests.lab.rapi_replay import Answer, Cert, Replay, make_cert, recorded, replay_server
-from tests.lab.sshd import free_port, loopback_sshd
-
-NAME = "p2v1.gntlab.test"
-BASE = f"/2/instances/{NAME}"
-PASSWORD = "Wr1te-Only-Lab-Pw"  # test-only
-
-
-def job(name: str, job_id: int) -> Answer:
-    doc: dict[str, Any] = copy.deepcopy(recorded(name)["body"])
-    doc["id"] = job_id
-    return Answer.json(doc)
-
-
-def cluster_routes(replay: Replay) -> None:
-    """A cluster that accepts everything: the lab's recorded answers."""
-    replay.on("GET", "/2/jobs/0/wait", Answer.of("probe-write.json"))
-    replay.on("GET", "/2/features", Answer.of("features.json"))
-    replay.on("GET", "/2/info", Answer.of("cluster-info.json"))
-    replay.on("GET", "/2/groups?bulk=1", Answer.json([recorded("group-default.json")["body"]]))
-    replay.on("GET", "/2/nodes?bulk=1", Answer.of("nodes-bulk.json"))
-    replay.on("GET", BASE, Answer.of("error-404.json"), Answer.of("instance-p2v1-running.json"))
-    replay.on("POST", "/2/instances?dry-run=1", Answer.json(5))
-    replay.on("GET", "/2/jobs/5", job("job-dry-run-success.json", 5))
-    replay.on("POST", "/2/instances", Answer.json(15))
-    replay.on("GET", "/2/jobs/15", job("job-create-success.json", 15))
-    replay.on("PUT", f"{BASE}/startup", Answer.json(61), Answer.json(63))
-    replay.on("GET", "/2/jobs/61", job("job-startup-success.json", 61))
-    replay.on("GET", "/2/jobs/63", job("job-startup-success.json", 63))
-    replay.on("PUT", f"{BASE}/shutdown", Answer.json(62), Answer.json(64))
-    replay.on("GET", "/2/jobs/62", job("job-startup-success.json", 62))
-    replay.on("GET", "/2/jobs/64", job("job-startup-success.json", 64))
-    replay.on("PUT", f"{BASE}/modify", Answer.json(19))
-    replay.on("GET", "/2/jobs/19", job("job-modify-success.json", 19))
+from p2v_tui.model.hostkey import GeneratedHostKey
+from tests.lab.cluster_demo import BASE, NAME, PASSWORD, cluster_demo, job
+from tests.lab.rapi_replay import Answer, Cert, Replay, make_cert
+from tests.lab.sshd import loopback_sshd
 
 
 @dataclass
@@ -101,51 +61,10 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> Cert:
 
 @pytest.fixture
 def world(tmp_path: Path, cert: Cert) -> Iterator[World]:
-    identity = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], check=True)
-    (tmp_path / "rapi-password").write_text(PASSWORD + "\n")
-    source_key = generate_host_key()
-    demo = demo_parts(tmp_path / "source", tmp_path / "target")
-
-    def probe(a: Answers) -> Machine:  # the demo source, with its SSH host key
-        m = demo.probe(a)
-        files = {**m.config.files, "/etc/ssh/ssh_host_ed25519_key.pub": source_key.public + " root@web01\n"}
-        return replace(m, config=ConfigSnapshot(files=files, links=m.config.links))
-
-    sshd_port = free_port()
-    with replay_server(cert) as replay:
-        cluster_routes(replay)
-
-        def rapi(c: Any) -> RapiClient:
-            return RapiClient(RapiEndpoint("127.0.0.1", replay.port), c.pin, c.user, PASSWORD, timeout=5)
-
-        def prove(host: str, pins: tuple[HostKeyPin, ...], within: float) -> tuple[float, HostKeyPin]:
-            return prove_host_key(host, sshd_port, pins, within=min(within, 4), pause=0.5)
-
-        parts = replace(
-            demo,
-            probe=probe,
-            cluster=ClusterParts(
-                rapi=rapi,
-                new_host_key=generate_host_key,
-                public_key=public_key_line,
-                source_macs=dict,
-                prove=prove,
-            ),
+    with cluster_demo(tmp_path, cert) as demo:
+        yield World(
+            demo.parts, answers_from_doc(demo.doc), demo.replay, demo.source_key, demo.sshd_port, tmp_path
         )
-        doc = yaml.safe_load(example_file("answers.yaml").read_text())
-        del doc["target"]["host"], doc["target"]["host_key"], doc["after"]
-        doc["target"]["identity"] = str(identity)
-        doc["cluster"] = {
-            "rapi": "https://127.0.0.1",
-            "user": "p2vw",
-            "password_file": str(tmp_path / "rapi-password"),
-            "certificate": str(cert.pin),
-            "migrated_address": "127.0.0.1",
-            "instance": {"name": NAME, "pnode": "node1.gntlab.test", "address": "198.51.100.20/24",
-                         "nics": [{"link": "gntbr0"}], "run_memory": "2G"},
-        }  # fmt: skip
-        yield World(parts, answers_from_doc(doc), replay, source_key, sshd_port, tmp_path)
 
 
 def test_created_migrated_handed_over_and_proven(world: World) -> None:

@@ -19,6 +19,7 @@ DEBIAN = {
     "psutil": "python3-psutil",
     "urwid": "python3-urwid",
     "pyparted": "python3-parted",
+    "cryptography": "python3-cryptography",
 }
 
 

@@ -97,12 +97,16 @@ def parser() -> argparse.ArgumentParser:
 def _real_parts() -> Parts:
     # Imported here so that --validate and --demo work where paramiko or
     # pyparted are missing, and nothing probes hardware at import time.
+    from .engine.cluster import ClusterParts
     from .engine.session import Parts
     from .model.answers import Answers as _Answers
+    from .system.host import physical_macs
+    from .system.keyfile import generate_host_key, public_key_line
     from .system.probe import probe_machine
+    from .system.rapi import client_for
     from .system.runner import LocalRunner
     from .system.sources import MountedSources
-    from .system.ssh import SshTarget, scan_host_key
+    from .system.ssh import SshTarget, prove_host_key, scan_host_key
     from .system.target import Target
     from .system.transfer import RsyncTransfer
 
@@ -129,7 +133,20 @@ def _real_parts() -> Parts:
     def scan(t: TargetAnswers) -> str:
         return scan_host_key(t.host, t.port, timeout=t.connect_timeout)
 
-    return Parts(connect=connect, probe=probe, sources=sources, transfer=transfer, scan_host_key=scan)
+    return Parts(
+        connect=connect,
+        probe=probe,
+        sources=sources,
+        transfer=transfer,
+        scan_host_key=scan,
+        cluster=ClusterParts(
+            rapi=client_for,
+            new_host_key=generate_host_key,
+            public_key=public_key_line,
+            source_macs=physical_macs,
+            prove=lambda host, pins, within: prove_host_key(host, 22, pins, within=within),
+        ),
+    )
 
 
 def _events_stream(spec: str | None) -> TextIO | None:

@@ -34,6 +34,7 @@ from ..system.report import Report
 from ..system.runner import CommandError
 from ..system.target import TargetError, TargetLost
 from ..system.transfer import Cancelled, TransferError
+from .cluster import ClusterRefused, HandOverFailed
 from .executor import ExecutionError
 from .exits import EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_STOPPED, internal_error
 from .prepare import PrepareError
@@ -48,6 +49,8 @@ EXPECTED_FAILURES = (
     PlanRefused,
     ExecutionError,
     TransferError,
+    ClusterRefused,
+    HandOverFailed,
     OSError,
 )
 """What a step may fail with in normal use: said to the person, not a crash.
@@ -185,6 +188,20 @@ def raised(report: Report, exc: Exception, *, resume: str = SAME_COMMAND) -> End
     message = internal_error(exc, report.directory / "debug.log")
     report.write_result(f"failed: {message}\n")
     return _ending(report, False, message, message)
+
+
+def cluster_raised(
+    report: Report, exc: Exception, *, resume: str | None, before: str = SAME_COMMAND
+) -> Ending:
+    """A cluster run that ended with ``exc``: before the instance was
+    created as :func:`raised` (``before``: how to go on); after, a plan the
+    instance refuses as :func:`refused`, anything else with ``resume``
+    (:attr:`~p2v_tui.engine.session.Session.resume_on_created`)."""
+    if resume is None:
+        return raised(report, exc, resume=before)
+    if isinstance(exc, PlanRefused):
+        return refused(report, str(exc))
+    return raised(report, exc, resume=resume)
 
 
 def not_reconnected(report: Report, exc: Exception, *, resume: str) -> Ending:

@@ -21,11 +21,12 @@ from types import FrameType
 from typing import TextIO
 
 from ..model.answers import Answers
-from ..model.describe import describe_fixups, describe_machine, describe_plan
+from ..model.describe import describe_cluster, describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
 from ..model.validate import printable
 from ..system.report import Report
 from . import ending
+from .prepare import Prepared
 from .session import Parts, Session
 from .terminal import ConsoleRenderer
 
@@ -118,6 +119,8 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     session.write_answers(answers)
     if not options.dry_run and not (answers.confirm or options.yes):
         return ending.not_confirmed(report)
+    if answers.cluster is not None:
+        return _migrate_on_cluster(answers, session, options)
     session.connect(answers)
     machine = session.probe(answers)
     _say(out, describe_machine(machine))
@@ -131,3 +134,36 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     if options.dry_run:
         return ending.dry_run(report)
     return ending.migrated(report, session.execute(answers, prepared))
+
+
+def _migrate_on_cluster(answers: Answers, session: Session, options: Options) -> ending.Ending:
+    """The same run on an instance p2v creates: every check and the plan
+    on the instance as it will be before anything is created, then the
+    creation, the migration, and the hand-over with its proof."""
+    out = options.console
+    report = session.report
+    cluster = answers.cluster
+    assert cluster is not None  # the caller's test
+    machine = session.probe(answers)
+    _say(out, describe_machine(machine))
+    ready = session.check_cluster(answers)
+    _say(out, describe_cluster(cluster, ready.spec))
+    preview = session.plan_on(answers, ready)
+    _say(out, describe_plan(preview.plan, preview.facts))
+    if preview.refusal:
+        return ending.refused(report, preview.refusal)
+    if options.dry_run:
+        _say(out, "dry run: the cluster accepts the instance (Ganeti's own dry run); nothing was created\n")
+        return ending.dry_run(report)
+
+    def planned(prepared: Prepared) -> None:
+        _say(out, describe_plan(prepared.plan, prepared.facts))
+        _say(out, describe_fixups(prepared.fixups))
+        for edit in prepared.fixups.edits:
+            _say(out, edit.shown_diff())
+
+    try:
+        outcome = session.migrate_on_cluster(answers, ready, planned=planned)
+    except Exception as e:  # stopped or failed: a new run goes on from the instance created
+        return ending.cluster_raised(report, e, resume=session.resume_on_created)
+    return ending.migrated(report, outcome)

@@ -9,18 +9,22 @@ files whichever drove the run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.answers import Answers, TargetAnswers
+from ..model.cluster_plan import planned_facts
 from ..model.describe import describe_fixups, describe_plan
 from ..model.events import Event, Log
 from ..model.fixups import plan_fixups
+from ..model.hostkey import pin_text, source_host_pins
 from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.target import InstanceFacts, TargetDisk
@@ -29,12 +33,30 @@ from ..system.host import boot_id
 from ..system.measure import measure_exclusions, space_hint
 from ..system.report import Report
 from ..system.sources import SourceAccess
-from ..system.target import Target
+from ..system.target import AuthenticationFailed, HostKeyMismatch, Target, TargetError
 from ..system.transfer import Transfer
+from .cluster import (
+    BOOTSTRAP_SSH_TIMEOUT,
+    ClusterParts,
+    ClusterReady,
+    ClusterRefused,
+    Created,
+    Proof,
+    booted_steps,
+    check_cluster,
+    create_bootstrap,
+    hand_over,
+)
 from .executor import Executor, Migration
 from .prepare import Prepared, ensure_other_machine, make_plan, read_facts, target_disks
 
 log = logging.getLogger(__name__)
+
+RESUME_ANSWERS = "answers-bootstrap.yaml"
+"""In the report of a cluster run: the answers that resume it on the instance created."""
+
+BOOTSTRAP_RETRY = 5.0
+"""Seconds between tries to reach a bootstrap that is still booting."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,8 @@ class Parts:
     person to compare with the console; None where there is nothing to scan."""
     label: str = ""
     """Shown first, e.g. that the target is simulated."""
+    cluster: ClusterParts | None = None
+    """What a run with a ``cluster:`` section talks to; None: such runs are refused."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,7 @@ class Session:
         self._prepared: Prepared | None = None
         self._probed: _Probed | None = None
         self._measured: dict[str, int] = {}
+        self._resume: str | None = None
 
     @property
     def connected(self) -> Connected | None:
@@ -304,6 +329,163 @@ class Session:
         self.report.write_diffs(final.fixups)
         steps = next_steps(done.after, final.facts.name, final.plan.boot)
         return Outcome(final, done.after, steps)
+
+    # -- a cluster run: the instance p2v creates --------------------------------
+
+    def _cluster_parts(self) -> ClusterParts:
+        if self.parts.cluster is None:
+            raise ClusterRefused("this p2v cannot reach a Ganeti cluster (no RAPI client here)")
+        return self.parts.cluster
+
+    def check_cluster(self, answers: Answers) -> ClusterReady:
+        """Every check of the instance p2v would create, nothing created
+        (the source probed first: the disk sizes follow the plan); then the
+        plan on the instance as it will be, so that a plan the run would
+        refuse is refused before the instance exists."""
+        cluster = answers.cluster
+        if cluster is None:
+            raise RuntimeError("no cluster section in the answers")
+        parts = self._cluster_parts()
+        machine = self.read_source(answers)
+        layout = dataclasses.replace(
+            answers.layout, exclude_sizes=dict(self.exclusion_sizes(answers.layout.exclude))
+        )
+        try:
+            public_key = parts.public_key(answers.target.identity)
+        except (OSError, ValueError) as e:
+            raise ClusterRefused(f"target.identity: {e}") from None
+        ready = check_cluster(
+            parts.rapi(cluster),
+            cluster,
+            machine,
+            layout,
+            public_key=public_key,
+            host_key=parts.new_host_key(),
+            source_macs=parts.source_macs(),
+            emit=self.emit,
+        )
+        self.report.write_json(
+            "cluster.json", {"rapi": str(cluster.rapi), "user": cluster.user, "instance": ready.spec}
+        )
+        return ready
+
+    def plan_on(self, answers: Answers, ready: ClusterReady) -> Prepared:
+        """The plan on the instance ``ready`` will create (not kept: the
+        one the migration runs is made on what the instance reports)."""
+        facts = planned_facts(ready.spec)
+        machine = self.read_source(answers)
+        try:
+            prepared = make_plan(
+                machine,
+                facts,
+                disks=facts.disks,
+                layout=answers.layout,
+                fixup_choices=answers.fixups,
+                exclude_sizes=self.exclusion_sizes(answers.layout.exclude),
+            )
+        except LayoutError as e:
+            raise PlanRefused(str(e)) from None
+        self.write_plan(prepared)
+        return prepared
+
+    def create_bootstrap(self, answers: Answers, ready: ClusterReady) -> Answers:
+        """Create and start the bootstrap instance; the answers to connect
+        to it with (its address, the generated host key pinned)."""
+        created: Created = create_bootstrap(ready, self.emit)
+        self.report.write_json(
+            "cluster.json",
+            {"rapi": str(ready.cluster.rapi), "user": ready.cluster.user, "instance": ready.spec,
+             "created": {"name": created.name, "address": created.address, "host_key": created.host_key}},
+        )  # fmt: skip
+        self._resume = (
+            f"p2v --answers-file {self.report.directory / RESUME_ANSWERS} --yes resumes on {created.name}"
+        )
+        target = dataclasses.replace(answers.target, host=created.address, host_key=created.host_key)
+        bootstrap = dataclasses.replace(answers, target=target)
+        # a stopped run goes on from here, on the instance created (the
+        # same answers again would be refused: the name exists now)
+        self.report.write_text(
+            RESUME_ANSWERS,
+            dump_answers(
+                dataclasses.replace(bootstrap, cluster=None, after="poweroff"),
+                f"the bootstrap of {created.name}, created by p2v: resume with p2v --answers-file THIS_FILE",
+            ),
+        )
+        return bootstrap
+
+    @property
+    def resume_on_created(self) -> str | None:
+        """How a new run goes on from the instance this run created; None
+        while nothing was created."""
+        return self._resume
+
+    def migrate_on_cluster(
+        self,
+        answers: Answers,
+        ready: ClusterReady,
+        *,
+        planned: Callable[[Prepared], None] | None = None,
+        also: Callable[[Event], None] | None = None,
+    ) -> Outcome:
+        """Create and start the bootstrap ``ready`` checked, connect to it,
+        plan again on what it reports (``planned`` sees that plan before
+        anything is written), migrate, then hand over and prove the boot.
+        Raises :class:`PlanRefused` for a plan the real instance refuses;
+        once the instance exists, :attr:`resume_on_created` says how to go on."""
+        answers = self.create_bootstrap(answers, ready)
+        self.keep_connected(self.reach_bootstrap(answers, BOOTSTRAP_SSH_TIMEOUT))
+        prepared = self.prepare(answers)
+        if planned is not None:
+            planned(prepared)
+        if prepared.refusal:
+            raise PlanRefused(prepared.refusal)
+        # p2v stops the bootstrap itself (a guest powering off is restarted by
+        # Ganeti's watcher with the ramboot parameters still set)
+        outcome = self.execute(dataclasses.replace(answers, after="none"), prepared, also=also)
+        return self.hand_over(answers, ready, outcome)
+
+    def reach_bootstrap(self, answers: Answers, within: float) -> Connected:
+        """:meth:`reach` the bootstrap just started: connection refusals and
+        timeouts are tried again until ``within`` seconds have passed (it
+        boots meanwhile); a wrong host key or a refused login at once."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                return self.reach(answers)
+            except (HostKeyMismatch, AuthenticationFailed):
+                raise
+            except TargetError as e:
+                if time.monotonic() + BOOTSTRAP_RETRY > deadline or self.cancel.is_set():
+                    raise TargetError(
+                        f"the bootstrap at {answers.target.host} did not answer SSH within {within:g} s: {e}"
+                    ) from None
+                log.debug("bootstrap not reachable yet: %s", e)
+                self.cancel.wait(BOOTSTRAP_RETRY)
+
+    def hand_over(self, answers: Answers, ready: ClusterReady, outcome: Outcome) -> Outcome:
+        """Start the migrated server and prove it booted; the outcome with
+        what the person is told then."""
+        machine = outcome.prepared.machine
+        pins = source_host_pins(machine.config.files)
+        address = ready.cluster.migrated_address or (
+            answers.fixups.static.address.split("/", 1)[0] if answers.fixups.static else ""
+        )
+        parts = self._cluster_parts()
+        proof: Proof = hand_over(
+            ready,
+            boot=outcome.prepared.plan.boot,
+            address=address,
+            pins=pins,
+            prove=lambda host, within: parts.prove(host, pins, within),
+            emit=self.emit,
+        )
+        proven = {
+            "address": proof.address,
+            "host_key": pin_text(proof.pin),
+            "seconds": round(proof.seconds, 1),
+        }
+        self.report.write_json("boot-proof.json", proven)
+        return dataclasses.replace(outcome, next_steps=booted_steps(ready.spec.name, proof))
 
     def close(self) -> None:
         if self._probed is not None:

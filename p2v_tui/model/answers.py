@@ -18,10 +18,11 @@ from typing import Any, Literal
 import jsonschema
 
 from .answers_checks import semantic_errors
+from .answers_cluster import ClusterAnswers, cluster_from_doc, cluster_to_doc
 from .edits import FixupChoices, StaticAddress
 from .plan import LayoutChoices, LayoutRequest, SwapPolicy
 from .target import FactsError, InstanceFacts, facts_from_json, facts_to_json
-from .units import format_size, parse_size
+from .units import exact_size_text, format_size, parse_size
 from .validate import quoted
 
 After = Literal["poweroff", "reboot", "none"]
@@ -37,9 +38,11 @@ class UnusableKeyError(ValueError):
 @dataclass(frozen=True)
 class TargetAnswers:
     host: str
+    """Empty with a cluster section (the created instance's address is used)."""
     identity: str
     """Path of the private key file. The key itself is never stored here."""
     host_key: str
+    """Empty with a cluster section (p2v generates the instance's host key)."""
     port: int = 22
     user: str = "root"
     connect_timeout: float = 20.0
@@ -59,6 +62,8 @@ class Answers:
     """Bytes per second the copy may use; None: as fast as it goes."""
     interactive: bool = False
     """Open the wizard pre-filled with these answers instead of running headless."""
+    cluster: ClusterAnswers | None = None
+    """p2v creates the bootstrap instance through RAPI (model/answers_cluster)."""
 
 
 def _key(key: Any) -> str:
@@ -228,14 +233,8 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         instance=instance,
         report=doc.get("report"),
         bandwidth_limit=parse_size(doc["bandwidth_limit"]) if "bandwidth_limit" in doc else None,
+        cluster=cluster_from_doc(doc["cluster"]) if "cluster" in doc else None,
     )
-
-
-def _size_text(n: int) -> str:
-    for unit, factor in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
-        if n % factor == 0:
-            return f"{n // factor}{unit}"
-    return str(n)
 
 
 def answers_to_doc(a: Answers) -> dict[str, Any]:
@@ -252,7 +251,11 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     }
     if a.target.connect_timeout != 20.0:
         target["connect_timeout"] = a.target.connect_timeout
+    if a.cluster is not None:
+        del target["host"], target["host_key"]  # the created instance's
     doc["target"] = target
+    if a.cluster is not None:
+        doc["cluster"] = cluster_to_doc(a.cluster)
     if a.source_disks is not None:
         doc["source"] = {"disks": list(a.source_disks)}
     lc = a.layout
@@ -262,18 +265,19 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     if lc.explicit is not None:
         parts = []
         for r in lc.explicit:
-            size = {"fit": "fit", "rest": "rest", "percent": f"{r.size}%"}.get(r.mode) or _size_text(r.size)
+            named = {"fit": "fit", "rest": "rest", "percent": f"{r.size}%"}
+            size = named.get(r.mode) or exact_size_text(r.size)
             item: dict[str, Any] = {"mount": r.mountpoint, "size": size, "disk": r.disk}
             if r.fstype:
                 item["fs"] = r.fstype
             parts.append(item)
         layout["partitions"] = parts
     doc["layout"] = layout
-    doc["swap"] = lc.swap if isinstance(lc.swap, str) else _size_text(lc.swap)
+    doc["swap"] = lc.swap if isinstance(lc.swap, str) else exact_size_text(lc.swap)
     if lc.exclude:
         doc["exclude"] = list(lc.exclude)
     if a.bandwidth_limit is not None:
-        doc["bandwidth_limit"] = _size_text(a.bandwidth_limit)
+        doc["bandwidth_limit"] = exact_size_text(a.bandwidth_limit)
     fx = a.fixups
     if fx.hostname:
         doc["hostname"] = fx.hostname
@@ -293,7 +297,8 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
     doc["console"] = fx.console
     if fx.disabled:
         doc["fixups"] = {"disable": sorted(fx.disabled)}
-    doc["after"] = a.after
+    if a.cluster is None:  # with a cluster, p2v stops and starts the instance itself
+        doc["after"] = a.after
     if a.report:
         doc["report"] = a.report
     if a.instance is not None:

@@ -34,6 +34,7 @@ CONFIG_GLOBS: tuple[str, ...] = (
     "/etc/systemd/network/*.link",
     "/etc/udev/rules.d/*persistent-net*.rules",
     "/etc/resolv.conf",
+    "/etc/ssh/ssh_host_*_key.pub",  # the migrated server proves itself with one of them
     "/etc/kernel/cmdline",
     "/etc/securetty",
     "/boot/loader/entries/*.conf",

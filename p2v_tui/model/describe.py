@@ -1,16 +1,19 @@
-"""Plain-text descriptions of the machine and the plan, for the console, the
-report and the wizard's screens (the Source screen's machine lines, the
-Confirm screen's summary). 80 columns, ASCII only (serial consoles).
+"""Plain-text descriptions of the machine, the plan and the instance p2v
+creates on a cluster, for the console, the report and the wizard's
+screens (the Source screen's machine lines, the Confirm screen's summary).
+80 columns, ASCII only (serial consoles).
 
 Each fact has one phrasing here; the screens only lay the lines out.
 """
 
 from __future__ import annotations
 
+import base64
 import shlex
 from typing import Literal
 
 from .answers import After
+from .answers_cluster import KEEP_MAC, ClusterAnswers
 from .edits import FixupSet
 from .machine import (
     Disk,
@@ -24,8 +27,9 @@ from .machine import (
     VolumeGroup,
 )
 from .plan import TARGET_ROOT, CopyJob, Plan
+from .rapi_requests import InstanceSpec, NicSpec
 from .target import InstanceFacts
-from .units import format_size
+from .units import MiB, format_size
 
 # -- the source machine ---------------------------------------------------------
 
@@ -239,3 +243,64 @@ def confirm_summary(plan: Plan, fixups: FixupSet, after: After, name: str) -> li
     out.append(("item", f"  {AFTER_TEXT.get(after, after)}"))
     out.append(("item", "Nothing on this (source) machine is changed."))
     return out
+
+
+# -- the instance p2v creates on a cluster --------------------------------------
+
+
+def _nic_text(nic: NicSpec, kept: bool) -> str:
+    where = (
+        f"network {nic.network}" if nic.network else f"link {nic.link}" if nic.link else "the default link"
+    )
+    address = f", address {nic.ip}" if nic.ip else ""
+    mac = f"MAC {nic.mac}" + (" (the source's)" if kept else "") if nic.mac else "MAC from Ganeti"
+    return f"{where}{address}, {mac}"
+
+
+def cluster_confirm_summary(
+    plan: Plan, fixups: FixupSet, cluster: ClusterAnswers, spec: InstanceSpec
+) -> list[tuple[SummaryKind, str]]:
+    """:func:`confirm_summary` for an instance p2v creates first: what is
+    created on the cluster, then what is erased and copied on it, then the
+    hand-over (p2v stops the bootstrap and starts the migrated server)."""
+    where = f"on node {spec.pnode}" if spec.pnode else f"placed by {spec.iallocator}"
+    disks = ", ".join(format_size(size * MiB) for size in spec.disks)
+    out: list[tuple[SummaryKind, str]] = [
+        ("erased", f"CREATED on the Ganeti cluster {cluster.rapi}: instance {spec.name}"),
+        ("item", f"  {where}, {spec.disk_template} disks: {disks}"),
+        ("item", f"  boots the bootstrap OS with {format_size(spec.memory * MiB)} of memory"),
+    ]
+    stop = f"  {AFTER_TEXT.get('none', 'none')}"
+    proof = cluster.migrated_address or "the network's address"
+    then = f"  p2v starts {spec.name} and proves it booted: SSH at {proof} with the source's host key"
+    out += [
+        (kind, then if line == stop else line)
+        for kind, line in confirm_summary(plan, fixups, "none", spec.name)
+    ]
+    return out
+
+
+def describe_cluster(cluster: ClusterAnswers, spec: InstanceSpec) -> str:
+    """What p2v creates on the cluster, in a few lines (``--dry-run``, the
+    report): ``spec`` as :func:`~p2v_tui.model.cluster_plan.instance_spec`
+    made it from ``cluster``."""
+    trust = (
+        f"certificate SHA256:{base64.b64encode(cluster.pin.sha256).decode().rstrip('=')}"
+        if cluster.pin is not None
+        else f"certificate of {cluster.certificate_file}"
+    )
+    where = f"on node {spec.pnode}" if spec.pnode else f"placed by {spec.iallocator}"
+    disks = ", ".join(format_size(size * MiB) for size in spec.disks)
+    lines = [
+        f"Ganeti cluster {cluster.rapi}, RAPI user {cluster.user}, {trust}",
+        f"  creates instance {spec.name} (stopped), {where}",
+        f"  OS {spec.os_type}, {spec.disk_template} disks: {disks}",
+        f"  memory {format_size(spec.memory * MiB)}, {spec.vcpus} vcpu{'s' if spec.vcpus != 1 else ''}",
+    ]
+    kept = [nic.mac == KEEP_MAC for nic in cluster.instance.nics]
+    lines += [f"  NIC {i}: {_nic_text(nic, kept[i])}" for i, nic in enumerate(spec.nics)]
+    kernel, initrd = spec.hvparams.get("kernel_path"), spec.hvparams.get("initrd_path")
+    if kernel:
+        lines.append(f"  boots the bootstrap OS: kernel {kernel}")
+        lines.append(f"    initrd {initrd}")
+    return "\n".join(lines) + "\n"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 KEY_TYPES = (
     "ssh-ed25519",
@@ -73,3 +75,48 @@ def parse_pin(text: str) -> HostKeyPin:
 
 def known_hosts_line(key_type: str, key_base64: str) -> str:
     return f"{KNOWN_HOSTS_ALIAS} {key_type} {key_base64}\n"
+
+
+SOURCE_HOST_KEYS = "/etc/ssh/ssh_host_*_key.pub"
+"""The source's SSH host keys (public halves): the migration keeps them, so
+the migrated server must answer with one of them."""
+
+
+def host_pins(texts: Iterable[str]) -> tuple[HostKeyPin, ...]:
+    """The pins of the public keys in ``texts`` (``ssh-ed25519 AAAA...
+    comment`` lines), each type once, ed25519 first; lines that are not a
+    usable key are left out."""
+    pins: dict[str, HostKeyPin] = {}
+    for text in texts:
+        try:
+            pin = parse_pin(text.strip().split("\n", 1)[0])
+        except HostKeyPinError:
+            continue
+        if pin.key_type is not None:
+            pins.setdefault(pin.key_type, pin)
+    return tuple(pins[t] for t in KEY_TYPES if t in pins)
+
+
+def pin_text(pin: HostKeyPin) -> str:
+    """``ssh-ed25519 SHA256:...``, as the answers and the report say a pin."""
+    return f"{pin.key_type} {pin.fingerprint}" if pin.key_type else pin.fingerprint
+
+
+def source_host_pins(files: Mapping[str, str]) -> tuple[HostKeyPin, ...]:
+    """The pins of the source's host keys among the configuration files
+    read from it (:data:`SOURCE_HOST_KEYS`)."""
+    return host_pins(
+        text for path, text in sorted(files.items()) if fnmatch.fnmatchcase(path, SOURCE_HOST_KEYS)
+    )
+
+
+@dataclass(frozen=True)
+class GeneratedHostKey:
+    """A host key pair p2v makes for an instance it creates: the private
+    half goes to the cluster once, as a secret OS parameter; the public
+    half is the pin p2v connects with."""
+
+    private: str = field(repr=False)
+    """OpenSSH PEM, unencrypted (what the p2v-target OS installs)."""
+    public: str
+    """``ssh-ed25519 AAAA...``: a pin :func:`~p2v_tui.model.hostkey.parse_pin` takes."""

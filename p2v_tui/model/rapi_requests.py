@@ -69,7 +69,12 @@ def parse_rapi_url(text: str) -> RapiEndpoint:
     bad = control_character(text)
     if bad or not text:
         raise RapiSettingError(f"a RAPI address with {bad}" if bad else "a RAPI address is needed")
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:  # a bracket not closed, or not around an IPv6 address; the text may hold a password
+        raise RapiSettingError(
+            "a RAPI address is https://HOST[:PORT], an IPv6 address in brackets: https://[2001:db8::5]:5080"
+        ) from None
     if "@" in parts.netloc:
         raise RapiSettingError("the RAPI address has a user or password in it: give them separately")
     if parts.scheme != "https":
@@ -236,6 +241,9 @@ class InstanceSpec:
     """Whether the name must resolve on the master (and its address be free)."""
 
 
+VCPUS_MAX = 4096
+"""Virtual CPUs an instance may be given at most (far more than any node has)."""
+
 _PARAM = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+:-]{0,127}\Z")
 """A link, network, OS, disk template or iallocator name."""
@@ -251,9 +259,18 @@ def _params(params: Mapping[str, str], what: str) -> dict[str, str]:
     return dict(params)
 
 
-def _word(value: str, what: str) -> str:
+def ganeti_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a link, network, OS, OS variant, disk
+    template or iallocator name as Ganeti spells them; None when it can."""
     if not isinstance(value, str) or not _WORD.match(value):
-        raise RapiSettingError(f"{what} {quoted(value)} is not a name Ganeti has")
+        return f"{quoted(value)} is not a name Ganeti has (letters, digits and _.+:-, at most 128)"
+    return None
+
+
+def _word(value: str, what: str) -> str:
+    problem = ganeti_name_problem(value)
+    if problem:
+        raise RapiSettingError(f"{what} {problem}")
     return value
 
 
@@ -312,7 +329,7 @@ def create_instance_body(spec: InstanceSpec) -> dict[str, object]:
         "nics": [_nic(n, i) for i, n in enumerate(spec.nics)],
         "beparams": {
             "memory": _count(spec.memory, "memory (MiB)", MIB_MAX),  # minmem = maxmem
-            "vcpus": _count(spec.vcpus, "vcpus", 4096),
+            "vcpus": _count(spec.vcpus, "vcpus", VCPUS_MAX),
         },
         "start": spec.start,  # Ganeti's default is true; p2v starts it after setting hvparams
         "name_check": spec.name_check,  # true: the name must resolve on the master
@@ -343,6 +360,18 @@ def modify_hvparams_body(hvparams: Mapping[str, str]) -> dict[str, object]:
     if not hvparams:
         raise RapiSettingError("no hypervisor parameter to set")
     return {"hvparams": _params(hvparams, "hypervisor parameter")}
+
+
+def modify_body(hvparams: Mapping[str, str], beparams: Mapping[str, int]) -> dict[str, object]:
+    """:func:`modify_hvparams_body` and backend parameters (``maxmem`` and
+    ``minmem`` in MiB) in one job: how the migrated server starts."""
+    body = modify_hvparams_body(hvparams)
+    for key, value in beparams.items():
+        if not _PARAM.match(key):
+            raise RapiSettingError(f"backend parameter {quoted(key)} is not a parameter name")
+        _count(value, f"backend parameter {key}", 4 * 1024 * 1024)
+    body["beparams"] = dict(beparams)
+    return body
 
 
 def shutdown_body(timeout: int) -> dict[str, object]:

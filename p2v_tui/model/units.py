@@ -46,6 +46,15 @@ def parse_size(text: str) -> int:
     return int(float(number) * _UNITS[unit.upper()])
 
 
+def exact_size_text(n: int) -> str:
+    """``n`` as :func:`parse_size` reads it back exactly, in the largest
+    unit that divides it: ``20G``, ``1536M``; bytes when none does."""
+    for unit, factor in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB)):
+        if n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
+
+
 def format_size(n: int) -> str:
     """Human-readable binary size, three significant figures: ``19.5 GiB``."""
     if n < 0:

@@ -18,7 +18,11 @@ import os
 import re
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..model.answers import UnusableKeyError
+from ..model.hostkey import GeneratedHostKey
 from .ssh import load_private_key
 from .target import TargetError
 
@@ -104,3 +108,21 @@ def store_pasted_key(text: str, directory: Path) -> Path:
             partial.unlink()
     log.info("pasted %s key stored as %s", key.get_name(), final)
     return final
+
+
+def generate_host_key() -> GeneratedHostKey:
+    """A new ed25519 host key pair, in memory only (never written to disk
+    or the report)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return GeneratedHostKey(private=private, public=public.decode())
+
+
+def public_key_line(identity: str) -> str:
+    """The public half of the private key file ``identity``, as one
+    ``authorized_keys`` line (the created instance's ``ssh_key``)."""
+    key = load_private_key(identity)
+    return f"{key.get_name()} {key.get_base64()} p2v"

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from ..model.answers_cluster import ClusterAnswers
 from ..model.rapi import (
     Job,
     JobProgress,
@@ -65,11 +66,13 @@ from ..model.rapi_requests import (
     RapiEndpoint,
     RapiSettingError,
     cert_pin,
+    cert_pin_from_pem,
     create_instance_body,
     create_instance_path,
     group_path,
     instance_path,
     job_path,
+    modify_body,
     modify_hvparams_body,
     rapi_user_problem,
     reboot_body,
@@ -387,6 +390,9 @@ class RapiClient:
     def modify_hvparams(self, name: str, hvparams: Mapping[str, str]) -> int:
         return self._submit("PUT", instance_path(name, "modify"), modify_hvparams_body(hvparams))
 
+    def modify(self, name: str, hvparams: Mapping[str, str], beparams: Mapping[str, int]) -> int:
+        return self._submit("PUT", instance_path(name, "modify"), modify_body(hvparams, beparams))
+
     def startup(self, name: str) -> int:
         """Start with the instance's own hvparams (RAPI ignores any body here)."""
         return self._submit("PUT", instance_path(name, "startup"), None)
@@ -443,3 +449,43 @@ class RapiClient:
                     status=job.status,
                 )
             time.sleep(min(poll_interval, left))
+
+
+CERTIFICATE_FILE_MAX = 256 * 1024
+
+
+def read_certificate_pin(path: Path) -> CertPin:
+    """The pin of the certificate in ``path`` (a copy of the master's
+    rapi.pem: a regular file of at most 256 KiB)."""
+    shown = printable(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise RapiSettingError(f"certificate file {shown}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RapiSettingError(f"certificate file {shown} is not a regular file")
+        data = os.read(fd, CERTIFICATE_FILE_MAX + 1)
+    except OSError as e:
+        raise RapiSettingError(f"certificate file {shown}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > CERTIFICATE_FILE_MAX:
+        raise RapiSettingError(f"certificate file {shown} is larger than {CERTIFICATE_FILE_MAX // 1024} KiB")
+    try:
+        return cert_pin_from_pem(data.decode("ascii"))
+    except UnicodeDecodeError:
+        raise RapiSettingError(f"certificate file {shown} is not PEM text") from None
+    except RapiSettingError as e:
+        raise RapiSettingError(f"certificate file {shown}: {e}") from None
+
+
+def client_for(cluster: ClusterAnswers) -> RapiClient:
+    """A client for the answers' cluster: the password read from its file
+    and the certificate pin from the answers or the certificate file, now."""
+    if cluster.pin is not None:
+        pin = cluster.pin
+    else:
+        pin = read_certificate_pin(Path(cluster.certificate_file or ""))
+    password = read_password_file(Path(cluster.password_file))
+    return RapiClient(cluster.rapi, pin, cluster.user, password)

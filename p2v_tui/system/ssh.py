@@ -16,6 +16,7 @@ import os
 import shlex
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,12 +24,19 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import paramiko
 
-from ..model.hostkey import KNOWN_HOSTS_ALIAS, HostKeyPinError, fingerprint, known_hosts_line, parse_pin
+from ..model.hostkey import (
+    KNOWN_HOSTS_ALIAS,
+    HostKeyPin,
+    HostKeyPinError,
+    fingerprint,
+    known_hosts_line,
+    parse_pin,
+)
 from ..model.parsers import MountEntry, parse_proc_mounts
 from ..model.target_output import parse_missing_tools
 from .runner import CommandError, CommandResult
 from .sshlink import KEEPALIVE_INTERVAL, KEEPALIVE_MISSES, Link, watch_link
-from .target import MalformedAnswer, TargetError, ask, read_at_most
+from .target import AuthenticationFailed, HostKeyMismatch, MalformedAnswer, TargetError, ask, read_at_most
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +56,6 @@ POLL_INTERVAL = 0.02
 COMMAND_TIMEOUT = 600.0
 """Seconds a target command may take unless its caller allows more (mkfs,
 the chroot's commands): a command that hangs on a live link ends too."""
-
-
-class HostKeyMismatch(TargetError):
-    """The target presented a host key other than the pinned one."""
-
-
-class AuthenticationFailed(TargetError):
-    pass
 
 
 MAX_KEY_BYTES = 64 * 1024
@@ -486,3 +486,59 @@ def _handshake(
         transport.close()
         raise TargetError(f"SSH handshake with {host}:{port} failed: {e}") from None
     return transport, address
+
+
+def prove_host_key(
+    host: str,
+    port: int,
+    pins: Sequence[HostKeyPin],
+    *,
+    within: float,
+    attempt_timeout: float = 10.0,
+    pause: float = 5.0,
+    cancel: threading.Event | None = None,
+) -> tuple[float, HostKeyPin]:
+    """Seconds until ``host`` answered SSH with the key of one of ``pins``,
+    and that pin
+    (the handshake proves the server holds that key; nothing is
+    authenticated). Until then, connection refusals and timeouts are tried
+    again every ``pause`` seconds, for ``within`` seconds at most
+    (:class:`TargetError`); a server answering with another key is refused
+    at once (:class:`HostKeyMismatch`): it is not the migrated server."""
+    typed = [p for p in pins if p.key_type]
+    if not typed:
+        raise TargetError("no host key of the source to recognise the migrated server by")
+    started = time.monotonic()
+    last = "no answer yet"
+    while True:
+        for pin in typed:
+            try:
+                transport, _address = _handshake(
+                    host, port, algorithms_for(pin.key_type or ""), attempt_timeout
+                )
+            except TargetError as e:
+                last = str(e)
+                break
+            if transport is None:
+                continue  # no key of this type: the next pin's
+            try:
+                key = transport.get_remote_server_key()
+                got = fingerprint(key.asbytes())
+            finally:
+                transport.close()
+                transport.join(5)
+            if got == pin.fingerprint:
+                return time.monotonic() - started, pin
+            raise HostKeyMismatch(
+                f"{host} port {port} answers with the host key {key.get_name()} {got}, not the source's"
+                f" {pin.key_type} {pin.fingerprint}: that is not the migrated server"
+            )
+        else:
+            last = f"{host} port {port} offers none of the source's host key types"
+        waited = time.monotonic() - started
+        if waited + pause > within or (cancel is not None and cancel.is_set()):
+            raise TargetError(f"{host} port {port} did not answer SSH within {within:g} s ({last})")
+        if cancel is not None:
+            cancel.wait(pause)
+        else:
+            time.sleep(pause)

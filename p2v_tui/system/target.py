@@ -44,6 +44,14 @@ def read_at_most(f: _Readable, path: str, limit: int) -> bytes:
     return data
 
 
+class HostKeyMismatch(TargetError):
+    """The target presented a host key other than the pinned one."""
+
+
+class AuthenticationFailed(TargetError):
+    """The target refused the key p2v logs in with."""
+
+
 class TargetLost(TargetError):
     """The link to the target is gone (no answer in time, or the connection
     ended): nothing more can be done there until a new connection. What the

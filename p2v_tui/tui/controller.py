@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from ..engine import ending
+from ..engine.cluster import ClusterReady
 from ..engine.ending import EXPECTED_FAILURES, SAME_TARGET, Ending
 from ..engine.exits import internal_error
 from ..engine.prepare import Prepared
 from ..engine.session import Connected, Session
 from ..model.answers import Answers, TargetAnswers
+from ..model.cluster_fields import ClusterFields, with_cluster
 from ..model.edits import FixupChoices
 from ..model.events import Event, printable_event
 from ..model.fixups.bootloader import possible_boot
@@ -39,6 +41,7 @@ from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
 from ..model.validate import printable
+from ..system.answers_io import answers_schema
 from ..system.keyfile import store_pasted_key
 from ..system.target import TargetError
 
@@ -104,6 +107,8 @@ class Controller:
         self.spawn = spawn
         self.post = post
         self._key_directory: Path | None = None
+        self._checked: tuple[tuple[object, ...], ClusterReady] | None = None
+        """The cluster checked for these answers (see :meth:`_cluster_key`), kept on the UI loop."""
 
     # -- what the screens show (the session's, changed on the UI loop only) --
 
@@ -118,6 +123,28 @@ class Controller:
     @property
     def prepared(self) -> Prepared | None:
         return self.session.prepared
+
+    @property
+    def on_cluster(self) -> bool:
+        """The instance is created on a Ganeti cluster (not connected to)."""
+        return self.answers.cluster is not None
+
+    @property
+    def cluster_ready(self) -> ClusterReady | None:
+        """The cluster as checked for the current choices: what will be created."""
+        if self._checked is None or self._checked[0] != self._cluster_key(self.answers):
+            return None
+        return self._checked[1]
+
+    @property
+    def instance_name(self) -> str:
+        """The instance whose disks are erased: as the target said when
+        connecting, or as it will be created."""
+        connected = self.connected
+        if connected is not None and not self.on_cluster:
+            return connected.facts.name
+        prepared = self.prepared
+        return prepared.facts.name if prepared is not None else ""
 
     # -- running slow work --------------------------------------------------
 
@@ -174,6 +201,16 @@ class Controller:
 
     def set_target(self, target: TargetAnswers) -> None:
         self.answers = dataclasses.replace(self.answers, target=target)
+
+    def set_cluster(self, fields: ClusterFields, identity: str) -> None:
+        """Create the instance on a cluster: the fields as an answers file's
+        ``cluster:`` section, checked as one is; raises
+        ``ClusterFieldsError`` (one line a problem, by the field's label)."""
+        self.answers = with_cluster(self.answers, fields, identity, answers_schema())
+
+    def set_no_cluster(self) -> None:
+        """Migrate into an instance that exists (connected to)."""
+        self.answers = dataclasses.replace(self.answers, cluster=None)
 
     def scan_host_key(self, done: Callable[[Result[str]], object]) -> None:
         """The target's host key before it is pinned (``"TYPE SHA256:..."``)."""
@@ -245,7 +282,37 @@ class Controller:
         """The plan and fixups for the current choices; ``Failed`` says why
         the data does not fit (and what could be excluded)."""
         answers = self.answers
+        if answers.cluster is not None:
+            self._plan_on_cluster(answers, done)
+            return
         self._background(lambda: self.session.plan(answers), done, self.session.keep_prepared)
+
+    @staticmethod
+    def _cluster_key(answers: Answers) -> tuple[object, ...]:
+        """What the cluster's checks depend on (the disk sizes follow the
+        layout and the source disks; the key becomes the instance's)."""
+        return (answers.cluster, answers.layout, answers.source_disks, answers.target.identity)
+
+    def _plan_on_cluster(self, answers: Answers, done: Callable[[Result[Prepared]], object]) -> None:
+        """Every check of the instance to create (RAPI, Ganeti's dry run),
+        then the plan on it as it will be; nothing is created. The checks
+        run again only when what they depend on changed."""
+        key = self._cluster_key(answers)
+        checked = self._checked if self._checked is not None and self._checked[0] == key else None
+        session = self.session
+
+        def work() -> tuple[ClusterReady, Prepared]:
+            ready = checked[1] if checked is not None else session.check_cluster(answers)
+            return ready, session.plan_on(answers, ready)
+
+        def keep(value: tuple[ClusterReady, Prepared]) -> None:
+            self._checked = (key, value[0])
+            session.keep_prepared(value[1])
+
+        def planned(result: Result[tuple[ClusterReady, Prepared]]) -> None:
+            done(Done(result.value[1]) if isinstance(result, Done) else result)
+
+        self._background(work, planned, keep)
 
     # -- the migration ------------------------------------------------------
 
@@ -314,11 +381,24 @@ class Controller:
             shown = printable_event(event)
             self.post(lambda: on_event(shown))
 
+        ready = self.cluster_ready if answers.cluster is not None else None
+        if answers.cluster is not None and ready is None:
+            raise RuntimeError("plan on the cluster first")
+
         def work() -> None:
             try:
-                ended = ending.migrated(session.report, session.execute(answers, prepared, also=on_worker))
+                if ready is not None:
+                    outcome = session.migrate_on_cluster(answers, ready, also=on_worker)
+                else:
+                    outcome = session.execute(answers, prepared, also=on_worker)
+                ended = ending.migrated(session.report, outcome)
             except Exception as e:  # a defect too: the screen must still hear back
-                ended = ending.raised(session.report, e, resume=SAME_TARGET)
+                if ready is not None:
+                    ended = ending.cluster_raised(
+                        session.report, e, resume=session.resume_on_created, before=SAME_TARGET
+                    )
+                else:
+                    ended = ending.raised(session.report, e, resume=SAME_TARGET)
             self.post(lambda: done(ended))
 
         self.spawn(work)

@@ -18,15 +18,16 @@ import logging
 import os
 import secrets
 import shlex
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .netns import NetnsPair, end_processes
+from .netns import NetnsPair, end_processes, stop_popen
 
 log = logging.getLogger(__name__)
 
@@ -435,3 +436,45 @@ def _hold_mount_ns(pid: int) -> int | None:
         return os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
     except OSError:
         return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def loopback_sshd(work: Path, private_key: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """sshd on 127.0.0.1:``port`` with ``private_key`` as its only host key
+    (a server to recognise by its key; nobody logs in)."""
+    work.mkdir(parents=True, exist_ok=True)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+    key = work / "host_key"
+    key.write_text(private_key)
+    key.chmod(0o600)
+    (work / "authorized_keys").write_text("")
+    config = work / "sshd_config"
+    config.write_text(
+        sshd_config_text(
+            listen="127.0.0.1",
+            port=port,
+            host_key=key,
+            authorized_keys=work / "authorized_keys",
+            pid_file=work / "sshd.pid",
+        )
+    )
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"sshd did not listen on port {port}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        stop_popen(proc)

@@ -496,6 +496,9 @@ def test_rapi_urls(text: str, endpoint: RapiEndpoint) -> None:
         ("https://under_score.example.org", "RAPI host"),
         ("https://a\nb", "newline"),
         ("", "needed"),
+        ("https://[2001:db8::5:5080", "IPv6 address in brackets"),  # urlsplit's own ValueError
+        ("https://[cluster]:5080", "IPv6 address in brackets"),
+        ("https://p2v:s3cret@[2001:db8::5", r"^a RAPI address is https://HOST\[:PORT\], an IPv6"),
     ],
 )
 def test_bad_rapi_urls(text: str, message: str) -> None:

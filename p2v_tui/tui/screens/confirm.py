@@ -10,7 +10,7 @@ from typing import Any
 import urwid
 
 from ...engine.prepare import Prepared
-from ...model.describe import SummaryKind, confirm_summary
+from ...model.describe import SummaryKind, cluster_confirm_summary, confirm_summary
 from ..controller import Controller
 from ..widgets.dialogs import ask_typed
 from ..widgets.frame import WizardFrame
@@ -52,19 +52,23 @@ class ConfirmScreen:
             self._walker[:] = [urwid.Text("There is no plan yet: go back to the layout.")]
             self.frame.set_continue(False, "no plan yet")
             return
-        summary = confirm_summary(
-            prepared.plan, prepared.fixups, self.controller.answers.after, self._name(prepared)
-        )
+        ready = self.controller.cluster_ready
+        if ready is not None:
+            summary = cluster_confirm_summary(prepared.plan, prepared.fixups, ready.cluster, ready.spec)
+        else:
+            summary = confirm_summary(
+                prepared.plan, prepared.fixups, self.controller.answers.after, self._name(prepared)
+            )
         rows: list[Any] = [indented(ATTR[kind], line) for kind, line in summary]
         self._walker[:] = rows
-        self.frame.set_title(f"Erase the disks of {self._name(prepared)} and copy this machine into it?")
+        verb = "Create" if ready is not None else "Erase the disks of"
+        self.frame.set_title(f"{verb} {self._name(prepared)} and copy this machine into it?")
         self.frame.set_continue(True)
         self.frame.focus_buttons()
 
     def _name(self, prepared: Prepared) -> str:
-        """The instance as the target said when connecting."""
-        connected = self.controller.connected
-        return connected.facts.name if connected is not None else prepared.facts.name
+        """The instance as the target said when connecting (or as it will be created)."""
+        return self.controller.instance_name or prepared.facts.name
 
     def _continue(self) -> None:
         prepared = self.controller.prepared

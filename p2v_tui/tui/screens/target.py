@@ -7,6 +7,12 @@ a "yes" pins it and connects. A pinned key is checked before our key is
 offered, so nothing reaches another machine. What was connected to (the
 instance's name, disks and NICs) is shown before anyone may continue, and
 changing any field afterwards asks for a new connection.
+
+Or the instance does not exist yet: p2v creates it on a Ganeti cluster
+through RAPI. Then nothing is connected to here; the fields become the
+answers' ``cluster:`` section, checked as an answers file's is
+(:mod:`p2v_tui.model.cluster_fields`), and the cluster itself is checked
+once the source is probed, before anything is created.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import urwid
 
 from ...engine.session import Connected
 from ...model.answers import TargetAnswers, UnusableKeyError
+from ...model.cluster_fields import ClusterFields, ClusterFieldsError, fields_of, migrated_default
 from ...model.units import format_size
 from ..controller import Controller, Failed, Result
 from ..widgets.common import PlainButton, styled_button
@@ -31,6 +38,15 @@ from .network import EnterActs
 
 CONNECT_FIRST = "connect first"
 CHANGED = "changed: connect again"
+
+WHERE = [
+    ("instance", "an instance that exists (host and host key)"),
+    ("cluster", "create it on a Ganeti cluster (RAPI)"),
+]
+ON_CLUSTER = (
+    "Nothing is created yet: the cluster checks the instance (and Ganeti does a dry run)"
+    " once the source is probed; it is created only after you confirm."
+)
 
 
 def _required(what: str) -> Any:
@@ -121,6 +137,14 @@ def facts_lines(connected: Connected) -> list[str]:
     return lines
 
 
+def _row(label: str, widget: Any) -> Any:
+    return urwid.Columns([("fixed", LABEL_WIDTH, urwid.Text(label, align="right")), widget], dividechars=1)
+
+
+def _hint(text: str) -> Any:
+    return urwid.Padding(urwid.Text(text), left=LABEL_WIDTH + 1)
+
+
 class TargetScreen:
     index = STEPS.index("Target")
 
@@ -160,26 +184,28 @@ class TargetScreen:
         self._host_key = urwid.Text("")
         connect = PlainButton("Connect", lambda _b: self.connect())
         self._facts = urwid.Text("")
-        mode_row = urwid.Columns(
-            [("fixed", LABEL_WIDTH, urwid.Text("Key", align="right")), self.key_mode], dividechars=1
+        self.where = RadioGroup(
+            WHERE,
+            "cluster" if controller.answers.cluster is not None else "instance",
+            on_change=self._where_changed,
         )
-        self._walker = urwid.SimpleFocusListWalker(
-            [
-                EnterActs(self.host, self.connect),
-                EnterActs(self.port, self.connect),
-                EnterActs(self.user, self.connect),
-                mode_row,
-                EnterActs(self.key_file, self.connect),
-                urwid.Columns(
-                    [("fixed", LABEL_WIDTH, urwid.Text("Host key", align="right")), self._host_key],
-                    dividechars=1,
-                ),
-                urwid.Padding(styled_button(connect), left=LABEL_WIDTH + 1, width=connect.width),
-                urwid.Divider(),
-                self._facts,
-            ]
-        )
-        self._key_slot = 4
+        self._cluster_fields(fields_of(controller.answers.cluster))
+        self._migrated_hint = urwid.Text("")
+        self._show_migrated_hint()
+        self._instance_rows = [
+            EnterActs(self.host, self.connect),
+            EnterActs(self.port, self.connect),
+            EnterActs(self.user, self.connect),
+        ]
+        self._after_key = [
+            _row("Host key", self._host_key),
+            urwid.Padding(styled_button(connect), left=LABEL_WIDTH + 1, width=connect.width),
+            urwid.Divider(),
+            self._facts,
+        ]
+        self._walker = urwid.SimpleFocusListWalker([])
+        self._key_slot = 0
+        self._rows()
         body = urwid.ListBox(self._walker)
         self.frame = WizardFrame(
             STEPS,
@@ -194,11 +220,69 @@ class TargetScreen:
         self._show_pin()
         self.frame.set_continue(False, CONNECT_FIRST)
 
+    def _cluster_fields(self, f: ClusterFields) -> None:
+        g = self.nav.glyphs
+        edited = self._cluster_edited
+        self.rapi = TextField("RAPI URL", f.rapi, glyphs=g, on_change=edited)
+        self.rapi_user = TextField("RAPI user", f.user, glyphs=g, on_change=edited)
+        self.password_file = TextField("Password file", f.password_file, glyphs=g, on_change=edited)
+        self.certificate = TextField("Certificate", f.certificate, glyphs=g, on_change=edited)
+        self.instance_name = TextField("Instance name", f.name, glyphs=g, on_change=edited)
+        self.address = TextField("Bootstrap CIDR", f.address, glyphs=g, on_change=edited)
+        self.gateway = TextField("Gateway", f.gateway, glyphs=g, on_change=edited)
+        self.migrated = TextField("Migrated addr", f.migrated_address, glyphs=g, on_change=edited)
+        self.pnode = TextField("Node", f.pnode, glyphs=g, on_change=edited)
+
+    def _fields(self) -> ClusterFields:
+        return ClusterFields(
+            rapi=self.rapi.text,
+            user=self.rapi_user.text,
+            password_file=self.password_file.text,
+            certificate=self.certificate.text,
+            name=self.instance_name.text,
+            address=self.address.text,
+            gateway=self.gateway.text,
+            migrated_address=self.migrated.text,
+            pnode=self.pnode.text,
+        )
+
+    def _rows(self) -> None:
+        """The form for the choice made: the instance's address, or the cluster's fields."""
+        where = _row("Target", self.where)
+        key_mode = _row("Key", self.key_mode)
+        key = self.pasted if self.key_mode.value == "paste" else EnterActs(self.key_file, self.connect)
+        if self.where.value == "cluster":
+            fields = [
+                self.rapi,
+                self.rapi_user,
+                self.password_file,
+                self.certificate,
+                _hint("SHA256:... or the absolute path of a copy of rapi.pem"),
+                self.instance_name,
+                self.address,
+                self.gateway,
+                self.migrated,
+                urwid.Padding(self._migrated_hint, left=LABEL_WIDTH + 1),
+                self.pnode,
+            ]
+            rows = [where, *fields, key_mode]
+            self._key_slot = len(rows)
+            rows.append(key)
+        else:
+            rows = [where, *self._instance_rows, key_mode]
+            self._key_slot = len(rows)
+            rows += [key, *self._after_key]
+        self._walker[:] = rows
+        self._walker.set_focus(1)
+
     # -- shown ------------------------------------------------------------
 
     def enter(self) -> None:
         connected = self.controller.connected
-        if self._connected and connected is not None:
+        if self.where.value == "cluster":
+            self.frame.set_continue(True)
+            self.frame.set_status(ON_CLUSTER)
+        elif self._connected and connected is not None:
             self._show_facts(connected)
             self.frame.set_continue(True)
         else:
@@ -222,6 +306,9 @@ class TargetScreen:
     def _changed(self) -> None:
         if self._quiet:
             return
+        if self.where.value == "cluster":
+            self._cluster_edited()
+            return
         self._edits += 1
         self._show_pin()
         if self._connected or self.frame.continue_enabled:
@@ -234,6 +321,28 @@ class TargetScreen:
         field = self.pasted if pasting else self.key_file
         self._walker[self._key_slot] = field if pasting else EnterActs(field, self.connect)
         self._changed()
+
+    def _where_changed(self) -> None:
+        self._rows()
+        self._walker.set_focus(0)
+        self.frame.set_error(None)
+        self.frame.set_status(None)
+        if self.where.value == "cluster":
+            self.frame.set_continue(True)
+            self.frame.set_status(ON_CLUSTER)
+            return
+        self.controller.set_no_cluster()
+        self._connected = False
+        self._show_facts(None)
+        self.frame.set_continue(False, CONNECT_FIRST)
+
+    def _cluster_edited(self) -> None:
+        self._show_migrated_hint()
+        self.frame.set_error(None)
+
+    def _show_migrated_hint(self) -> None:
+        shown = migrated_default(self.address.text) or "its IP"
+        self._migrated_hint.set_text(f"empty: {shown}, as the bootstrap (where p2v proves the boot)")
 
     def _pin(self) -> str:
         if self._answers_pin:
@@ -363,8 +472,21 @@ class TargetScreen:
     # -- leaving ----------------------------------------------------------
 
     def _continue(self) -> None:
-        if self._connected and not self._busy:
+        if self.where.value == "cluster":
+            self._choose_cluster()
+        elif self._connected and not self._busy:
             self.nav.next()
+
+    def _choose_cluster(self) -> None:
+        """The fields checked as an answers file's ``cluster:`` section; on to
+        the source when they pass (nothing is connected to or created here)."""
+        try:
+            self.controller.set_cluster(self._fields(), self._identity())
+        except (ClusterFieldsError, UnusableKeyError) as e:
+            self.frame.set_error(f"Not ready: {e}")
+            return
+        self.frame.set_error(None)
+        self.nav.next()
 
     def _back(self) -> None:
         if not self._busy:

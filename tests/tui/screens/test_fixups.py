@@ -72,6 +72,9 @@ def mock_controller(real: Controller) -> Any:
     m.connected = real.connected
     m.machine = real.machine
     m.prepared = real.prepared
+    m.on_cluster = real.on_cluster
+    m.cluster_ready = real.cluster_ready
+    m.instance_name = real.instance_name
 
     def setter(name: str) -> Callable[[Any], None]:
         def set_(value: Any) -> None:

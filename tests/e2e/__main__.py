@@ -4,11 +4,11 @@
 
 Builds (or takes from the cache) the source machines, the live image, the
 bootstrap OS and the ramboot initrd, while a real Ganeti cluster comes up in
-namespaces of its own; migrates each run's source into a new instance and
-checks that it boots and works (up to --parallel runs at once, each with its
-own instance, address and tap on the cluster's bridge); prints the checks and
-the seconds per phase; tears everything down. Root only. Exit code 0 when
-every run passed."""
+namespaces of its own; migrates each run's source into a new instance (one
+run lets p2v create it through RAPI) and checks that it boots and works (up
+to --parallel runs at once, each with its own instance, address and tap on
+the cluster's bridge); prints the checks and the seconds per phase; tears
+everything down. Root only. Exit code 0 when every run passed."""
 
 from __future__ import annotations
 
@@ -29,19 +29,24 @@ from tests.e2e.oldserver import old_server
 from tests.e2e.scenario import (
     HEADLESS_OWN,
     LVM_OWN,
+    RAPI_OWN,
     WIZARD_CLUSTER,
     Images,
     e2e_lab,
     lvm_server_source,
     old_server_source,
 )
+from tests.e2e.self_service import migrate_self_service
 from tests.e2e.source_lvm import lvm_source
 from tests.lab.ganeti import ganeti_lab, missing_requirements
 from tests.livecd.artifacts import live_image
 
-RUNS = {m.label: m for m in (LVM_OWN, HEADLESS_OWN, WIZARD_CLUSTER)}
-"""Longest first: with two at once, the short wizard run follows the headless one."""
+RUNS = {m.label: m for m in (LVM_OWN, RAPI_OWN, HEADLESS_OWN, WIZARD_CLUSTER)}
+"""Longest first: with two at once, the LVM and the self-service runs go
+first, the headless run and the short wizard run follow."""
 DRIVERS: dict[str, Driver] = {WIZARD_CLUSTER.label: wizard}
+SELF_SERVICE = {RAPI_OWN.label}
+"""Runs where p2v creates the instance through RAPI (the lab creates nothing)."""
 PARALLEL = 2
 """Runs at once by default: a run keeps about one core busy for most of its
 time (the bootstrap regenerating the initramfs, or the live system booting),
@@ -61,7 +66,10 @@ def timed(clock: Clock, name: str, build: Callable[[], T]) -> Callable[[], T]:
 def migrate(e2e: E2ELab, source: Future[SourceMachine], migration: Migration) -> bool:
     """One run, once its source is built, reported as it ends; False when it failed."""
     try:
-        result = e2e.migrate(source.result(), migration, DRIVERS.get(migration.label, headless))
+        if migration.label in SELF_SERVICE:
+            result = migrate_self_service(e2e, source.result(), migration)
+        else:
+            result = e2e.migrate(source.result(), migration, DRIVERS.get(migration.label, headless))
     except Exception:  # report it, let the other runs go on, tear down
         print(f"[lab] {migration.label}: FAILED\n{traceback.format_exc()}", flush=True)
         return False
@@ -109,8 +117,8 @@ def main() -> int:
         with clock.phase("Ganeti cluster up"):
             lab = stack.enter_context(ganeti_lab(work / "ganeti"))
         server = server_f.result()
-        old_source = builds.submit(old_server_source, server)  # read once, for both of its runs
-        sources.update({m.label: old_source for m in (HEADLESS_OWN, WIZARD_CLUSTER)})
+        old_source = builds.submit(old_server_source, server)  # read once, for all of its runs
+        sources.update({m.label: old_source for m in (HEADLESS_OWN, WIZARD_CLUSTER, RAPI_OWN)})
         images = Images(live_f.result(), bootstrap_f.result().directory)
         e2e = stack.enter_context(e2e_lab(lab, server, work / "runs", clock, images))
         with ThreadPoolExecutor(max_workers=args.parallel, thread_name_prefix="run") as pool:

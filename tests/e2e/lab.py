@@ -91,8 +91,12 @@ class Clock:
         try:
             yield
         finally:
-            self.phases.append((name, time.monotonic() - started))
-            print(f"[lab] {name}: {self.phases[-1][1]:.0f} s", flush=True)
+            self.add(name, time.monotonic() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        """A phase timed elsewhere (e.g. seen from the outside while p2v runs)."""
+        self.phases.append((name, seconds))
+        print(f"[lab] {name}: {seconds:.0f} s", flush=True)
 
     def table(self) -> str:
         width = max((len(name) for name, _ in self.phases), default=10)
@@ -152,7 +156,8 @@ class LiveRun:
     address: str
     """The bootstrap's (and then the migrated instance's) address."""
     fingerprint: str
-    """The bootstrap's host key, ``256 SHA256:...``, as its console shows it."""
+    """The bootstrap's host key, ``256 SHA256:...``, as its console shows it
+    (empty when p2v creates the instance: p2v generates that key)."""
 
     @property
     def disk(self) -> Path:
@@ -404,7 +409,7 @@ class E2ELab:
                     text = bootstrap_console.read_text(errors="replace")
                     shown = set(re.findall(r"p2v-target host key: (\d+ SHA256:\S+) \(ED25519\)", text))
                     assert shown == {fingerprint}, (shown, fingerprint)
-                report = self._live(run, driver or headless)
+                report = self.live_run(run, driver or headless)
                 with clock.phase(f"{label}: bootstrap powers off"):
                     print(f"[lab] {label}: bootstrap off ({wait_stopped(lab, migration.instance, 240)})")
             assert image_sha256(run.disk) == source_hash, "the source disk was written"
@@ -423,13 +428,15 @@ class E2ELab:
         finally:
             lab.remove_instance(migration.instance)
 
-    def _live(self, run: LiveRun, driver: Driver) -> Path:
-        """Boot the source on the live image, let ``driver`` run p2v; the report."""
+    def live_run(self, run: LiveRun, driver: Driver, stick: Mapping[str, bytes] | None = None) -> Path:
+        """Boot the source on the live image, let ``driver`` run p2v; the
+        report. A headless run's stick holds the key, ``answers.yaml``
+        (default: :func:`answers_for`) and the other files of ``stick``."""
         files = {"id_ed25519": run.key.read_bytes()}
         append = LIVE_APPEND
         kind = "headless" if driver is headless else "wizard on the serial console"
         if driver is headless:
-            files["answers.yaml"] = answers_for(run).encode()
+            files.update(stick or {"answers.yaml": answers_for(run).encode()})
             append += f" p2v.answers=LABEL={STICK_LABEL}:/answers.yaml"
         make_stick(run.stick, files)
         argv = live_qemu_argv(self.live, run, append)

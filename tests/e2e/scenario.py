@@ -26,6 +26,10 @@ WIZARD_CLUSTER = Migration("wizard-cluster-kernel", f"web02.{DOMAIN}", 22, "2560
 """The old server through the wizard on the serial console, booting the cluster's kernel."""
 LVM_OWN = Migration("lvm-headless-own-grub", f"db01.{DOMAIN}", 23, "2560M", boot="own")
 """The LVM database server (GPT + bios_grub, xfs root on LVM, 3 GiB), headless, its own GRUB."""
+RAPI_OWN = Migration("rapi-headless-own", f"web03.{DOMAIN}", 24, "", boot="own")
+"""The old server, headless, into an instance p2v creates through RAPI
+(tests/e2e/self_service.py): the lab creates nothing; the disk is the size
+p2v chooses, so ``disk`` is unused."""
 
 
 def old_server_source(server: OldServer) -> SourceMachine:

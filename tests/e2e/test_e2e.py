@@ -2,8 +2,8 @@
 (tests/e2e/source_lvm.py) migrated by the live image into real Ganeti
 instances that boot and work; the runs of ``make lab`` (tests/e2e/scenario.py).
 Root, slow: TCG guests take about a quarter of an hour per migration on two
-cores, so ``make test`` runs the headless one and ``make lab`` (marker
-``lab``) all three."""
+cores, so ``make test`` runs the headless one and the marker ``lab`` the
+others, also the one where p2v creates the instance through RAPI."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from tests.e2e.oldserver import OldServer, old_server
 from tests.e2e.scenario import (
     HEADLESS_OWN,
     LVM_OWN,
+    RAPI_OWN,
     WIZARD_CLUSTER,
     e2e_lab,
     lvm_server_source,
     old_server_source,
 )
+from tests.e2e.self_service import migrate_self_service
 from tests.e2e.source_lvm import BuiltSource, lvm_source
 from tests.lab.cache import CACHE
 from tests.lab.disks import require
@@ -81,3 +83,12 @@ def test_lvm_server_headless_into_an_instance_booting_its_own_grub(
     result = e2e.migrate(lvm_server_source(lvm_server), LVM_OWN)
     print("\n" + "\n".join(result.checks))
     assert len(result.checks) == 5
+
+
+@pytest.mark.lab
+def test_old_server_headless_into_an_instance_p2v_creates_through_rapi(
+    e2e: E2ELab, server: OldServer
+) -> None:
+    result = migrate_self_service(e2e, old_server_source(server), RAPI_OWN)
+    print("\n" + "\n".join(result.checks))
+    assert len(result.checks) == 8

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import os
-import stat
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -15,6 +13,7 @@ import yaml
 from ..model.answers import Answers, answers_from_doc, answers_to_doc, validation_errors
 from ..model.answers_yaml import AnswersSyntaxError, parse_answers_yaml
 from .report import report_dir_problem
+from .small_file import SmallFileError, read_small_file
 
 MAX_ANSWERS_BYTES = 64 * 1024
 """An answers file is a few KiB; anything larger is not one (and a file the
@@ -50,25 +49,14 @@ def read_answers_bytes(path: str) -> bytes:
     Opened without blocking (a FIFO or a device given by mistake would
     otherwise hang or be read forever)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as e:
-        raise AnswersError(path, [f"cannot read: {e.strerror or e}"]) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise AnswersError(path, ["not a regular file"])
-        data = b""
-        while len(data) <= MAX_ANSWERS_BYTES:
-            chunk = os.read(fd, MAX_ANSWERS_BYTES + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    except OSError as e:
-        raise AnswersError(path, [f"cannot read: {e.strerror or e}"]) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_ANSWERS_BYTES:
-        raise AnswersError(path, [f"larger than {MAX_ANSWERS_BYTES // 1024} KiB: not an answers file"])
-    return data
+        return read_small_file(path, MAX_ANSWERS_BYTES)
+    except SmallFileError as e:
+        said = {
+            "unreadable": f"cannot read: {e.reason}",
+            "not-regular": "not a regular file",
+            "too-large": f"larger than {MAX_ANSWERS_BYTES // 1024} KiB: not an answers file",
+        }
+        raise AnswersError(path, [said[e.problem]]) from None
 
 
 def parse_answers(data: bytes, path: str) -> Answers:

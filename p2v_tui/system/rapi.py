@@ -25,10 +25,8 @@ import base64
 import http.client
 import json
 import logging
-import os
 import socket
 import ssl
-import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -94,6 +92,7 @@ from .rapi_errors import (
     RapiPinMismatch,
     RapiTimeout,
 )
+from .small_file import SmallFileError, read_small_file
 
 log = logging.getLogger(__name__)
 
@@ -115,24 +114,14 @@ def read_password_file(path: Path) -> str:
     dropped too; an ``{HA1}`` hash is refused, it is not the password."""
     shown = printable(str(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        raise RapiPasswordFileError(f"password file {shown}: {e.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise RapiPasswordFileError(f"password file {shown} is not a regular file")
-        if info.st_size > PASSWORD_FILE_MAX:
-            raise RapiPasswordFileError(f"password file {shown} is larger than {PASSWORD_FILE_MAX} bytes")
-        data = b""
-        while chunk := os.read(fd, PASSWORD_FILE_MAX + 1 - len(data)):
-            data += chunk
-            if len(data) > PASSWORD_FILE_MAX:
-                raise RapiPasswordFileError(f"password file {shown} is larger than {PASSWORD_FILE_MAX} bytes")
-    except OSError as e:
-        raise RapiPasswordFileError(f"password file {shown}: {e.strerror}") from None
-    finally:
-        os.close(fd)
+        data = read_small_file(path, PASSWORD_FILE_MAX)
+    except SmallFileError as e:
+        said = {
+            "unreadable": f": {e.reason}",
+            "not-regular": " is not a regular file",
+            "too-large": f" is larger than {PASSWORD_FILE_MAX} bytes",
+        }
+        raise RapiPasswordFileError(f"password file {shown}{said[e.problem]}") from None
     try:
         line = data.decode("utf-8").split("\n", 1)[0].strip()
     except UnicodeDecodeError:
@@ -459,19 +448,14 @@ def read_certificate_pin(path: Path) -> CertPin:
     rapi.pem: a regular file of at most 256 KiB)."""
     shown = printable(str(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        raise RapiSettingError(f"certificate file {shown}: {e.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise RapiSettingError(f"certificate file {shown} is not a regular file")
-        data = os.read(fd, CERTIFICATE_FILE_MAX + 1)
-    except OSError as e:
-        raise RapiSettingError(f"certificate file {shown}: {e.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > CERTIFICATE_FILE_MAX:
-        raise RapiSettingError(f"certificate file {shown} is larger than {CERTIFICATE_FILE_MAX // 1024} KiB")
+        data = read_small_file(path, CERTIFICATE_FILE_MAX)
+    except SmallFileError as e:
+        said = {
+            "unreadable": f": {e.reason}",
+            "not-regular": " is not a regular file",
+            "too-large": f" is larger than {CERTIFICATE_FILE_MAX // 1024} KiB",
+        }
+        raise RapiSettingError(f"certificate file {shown}{said[e.problem]}") from None
     try:
         return cert_pin_from_pem(data.decode("ascii"))
     except UnicodeDecodeError:

@@ -35,6 +35,7 @@ from ..model.hostkey import (
 from ..model.parsers import MountEntry, parse_proc_mounts
 from ..model.target_output import parse_missing_tools
 from .runner import CommandError, CommandResult
+from .small_file import SmallFileError, read_small_file
 from .sshlink import KEEPALIVE_INTERVAL, KEEPALIVE_MISSES, Link, watch_link
 from .target import AuthenticationFailed, HostKeyMismatch, MalformedAnswer, TargetError, ask, read_at_most
 
@@ -66,16 +67,14 @@ def read_key_file(path: str) -> str:
     """The key file's text: a regular file of at most MAX_KEY_BYTES (a
     device such as /dev/zero would be read until memory runs out)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as e:
-        raise TargetError(f"{path}: cannot read the key file: {e.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise TargetError(f"{path}: the key file is not a regular file")
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MAX_KEY_BYTES + 1)
-    if len(data) > MAX_KEY_BYTES:
-        raise TargetError(f"{path}: larger than {MAX_KEY_BYTES // 1024} KiB, not a private key file")
+        data = read_small_file(path, MAX_KEY_BYTES)
+    except SmallFileError as e:
+        said = {
+            "unreadable": f"cannot read the key file: {e.reason}",
+            "not-regular": "the key file is not a regular file",
+            "too-large": f"larger than {MAX_KEY_BYTES // 1024} KiB, not a private key file",
+        }
+        raise TargetError(f"{path}: {said[e.problem]}") from None
     return data.decode("utf-8", errors="replace")
 
 

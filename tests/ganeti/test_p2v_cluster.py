@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.bootstrap.artifacts import bootstrap_artifacts
 from tests.ganeti.testos import write_test_os
 from tests.integration.harness import P2V, Source, source_machine
 from tests.lab.cache import REPO
@@ -39,9 +38,8 @@ from tests.lab.ganeti_rapi import (
     certificate_block,
     openssl_fingerprint,
     rapi_calls,
-    rapi_service,
 )
-from tests.lab.p2v_target import BOOTSTRAP_HV, install_osdef, keypair, uninstall_osdef
+from tests.lab.p2v_target import BOOTSTRAP_HV, keypair
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -64,20 +62,6 @@ class Run:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
-
-
-@pytest.fixture(scope="module")
-def osdef(ganeti_lab: GanetiLab) -> Iterator[GanetiLab]:
-    """p2v-target installed as the admin does (the create's dry run runs its verify)."""
-    install_osdef(ganeti_lab, bootstrap_artifacts().directory)
-    yield ganeti_lab
-    uninstall_osdef(ganeti_lab)
-
-
-@pytest.fixture(scope="module")
-def rapi(ganeti_lab: GanetiLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RapiLab]:
-    with rapi_service(ganeti_lab, tmp_path_factory.mktemp("rapi") / "service") as service:
-        yield service
 
 
 def cluster_hv(lab: GanetiLab) -> dict[str, str]:

@@ -13,13 +13,11 @@ import pwd
 import re
 import secrets
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from p2v_tui.model.rapi_requests import cert_pin_from_pem, parse_cert_pin
-from tests.bootstrap.artifacts import bootstrap_artifacts
 from tests.lab.ganeti import DAEMON_UTIL, GanetiLab
 from tests.lab.ganeti_rapi import (
     USERS_FILE,
@@ -31,27 +29,13 @@ from tests.lab.ganeti_rapi import (
     rapi_service,
 )
 from tests.lab.netns import process_alive
-from tests.lab.p2v_target import BOOTSTRAP_HV, OS, install_osdef, keypair, uninstall_osdef
+from tests.lab.p2v_target import BOOTSTRAP_HV, OS, keypair
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 NAME = "rapi1.gntlab.test"
 ADDRESS_INDEX = 40
 JOB_DEADLINE = 120.0
-
-
-@pytest.fixture(scope="module")
-def osdef(ganeti_lab: GanetiLab) -> Iterator[GanetiLab]:
-    """p2v-target installed as the admin does (a create's dry run runs its verify)."""
-    install_osdef(ganeti_lab, bootstrap_artifacts().directory)
-    yield ganeti_lab
-    uninstall_osdef(ganeti_lab)
-
-
-@pytest.fixture(scope="module")
-def rapi(ganeti_lab: GanetiLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RapiLab]:
-    with rapi_service(ganeti_lab, tmp_path_factory.mktemp("rapi") / "service") as service:
-        yield service
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from tests.ganeti.testos import write_test_os
-from tests.integration.harness import P2V, Source, source_machine
+from tests.integration.harness import P2V, Run, Source, source_machine
 from tests.lab.cache import REPO
 from tests.lab.disks import mounted, require
 from tests.lab.ganeti import GanetiLab
@@ -50,18 +50,6 @@ ADDRESS_INDEX = 60
 MIGRATED_INDEX = 61
 RUN_TIMEOUT = 120.0
 """A refusal takes about a second; a run that went through would copy and time out here."""
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    report: Path
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 def cluster_hv(lab: GanetiLab) -> dict[str, str]:

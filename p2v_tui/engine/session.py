@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.answers import Answers, TargetAnswers
-from ..model.cluster_plan import planned_facts
+from ..model.cluster_plan import planned_facts, proof_address
 from ..model.describe import describe_fixups, describe_plan
 from ..model.events import Event, Log
 from ..model.fixups import plan_fixups
@@ -364,10 +364,23 @@ class Session:
             source_macs=parts.source_macs(),
             emit=self.emit,
         )
-        self.report.write_json(
-            "cluster.json", {"rapi": str(cluster.rapi), "user": cluster.user, "instance": ready.spec}
-        )
+        self._write_cluster(ready)
         return ready
+
+    def _write_cluster(self, ready: ClusterReady, created: Created | None = None) -> None:
+        """cluster.json: the instance as asked for (never the secret), and where it runs once created."""
+        record: dict[str, object] = {
+            "rapi": str(ready.cluster.rapi),
+            "user": ready.cluster.user,
+            "instance": ready.spec,
+        }
+        if created is not None:
+            record["created"] = {
+                "name": created.name,
+                "address": created.address,
+                "host_key": created.host_key,
+            }
+        self.report.write_json("cluster.json", record)
 
     def plan_on(self, answers: Answers, ready: ClusterReady) -> Prepared:
         """The plan on the instance ``ready`` will create (not kept: the
@@ -392,11 +405,7 @@ class Session:
         """Create and start the bootstrap instance; the answers to connect
         to it with (its address, the generated host key pinned)."""
         created: Created = create_bootstrap(ready, self.emit)
-        self.report.write_json(
-            "cluster.json",
-            {"rapi": str(ready.cluster.rapi), "user": ready.cluster.user, "instance": ready.spec,
-             "created": {"name": created.name, "address": created.address, "host_key": created.host_key}},
-        )  # fmt: skip
+        self._write_cluster(ready, created)
         self._resume = (
             f"p2v --answers-file {self.report.directory / RESUME_ANSWERS} --yes resumes on {created.name}"
         )
@@ -467,9 +476,7 @@ class Session:
         what the person is told then."""
         machine = outcome.prepared.machine
         pins = source_host_pins(machine.config.files)
-        address = ready.cluster.migrated_address or (
-            answers.fixups.static.address.split("/", 1)[0] if answers.fixups.static else ""
-        )
+        address = proof_address(ready.cluster, answers.fixups.static)
         parts = self._cluster_parts()
         proof: Proof = hand_over(
             ready,

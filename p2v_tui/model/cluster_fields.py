@@ -15,13 +15,13 @@ exactly what an answers file refuses, and what it accepts replays headless.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .answers import Answers, answers_from_doc, answers_to_doc, validation_errors
 from .answers_cluster import ClusterAnswers, cluster_to_doc
+from .cluster_plan import host_ip
 
 LABELS = {
     "cluster.rapi": "RAPI URL",
@@ -71,7 +71,7 @@ def migrated_default(address: str) -> str:
     empty: the bootstrap's IP (the migrated server keeps the instance's
     NIC); empty while the bootstrap's address is not one."""
     try:
-        return str(ipaddress.ip_interface(address.strip()).ip)
+        return host_ip(address)
     except ValueError:
         return ""
 

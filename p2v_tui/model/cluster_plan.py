@@ -10,10 +10,12 @@ up to a whole MiB where it crosses over.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from .answers_cluster import DISK_TEMPLATES, KEEP_MAC, ClusterAnswers, ClusterInstanceAnswers
+from .edits import StaticAddress
 from .layout import plan_layout
 from .layout_sizes import with_headroom
 from .machine import Machine
@@ -251,12 +253,26 @@ def bootstrap_osparams(instance: ClusterInstanceAnswers, public_key: str) -> dic
     return params
 
 
+def host_ip(address: str) -> str:
+    """The host's own address of ``198.51.100.20/24`` (ValueError when it
+    is not an address with a prefix)."""
+    return str(ipaddress.ip_interface(address.strip()).ip)
+
+
+def proof_address(cluster: ClusterAnswers, static: StaticAddress | None) -> str:
+    """Where the migrated server must answer SSH: the answers'
+    ``migrated_address``, else the static address the fixups give it."""
+    if cluster.migrated_address:
+        return cluster.migrated_address
+    return host_ip(static.address) if static else ""
+
+
 def bootstrap_nics(instance: ClusterInstanceAnswers) -> ClusterInstanceAnswers:
     """NIC 0 gets the bootstrap's address as its Ganeti IP when the answers
     give an address and NIC 0 no ip (Ganeti then knows the address too)."""
     if instance.address is None or instance.nics[0].ip is not None:
         return instance
-    ip = instance.address.split("/", 1)[0]
+    ip = host_ip(instance.address)
     return replace(instance, nics=(replace(instance.nics[0], ip=ip), *instance.nics[1:]))
 
 
@@ -264,7 +280,7 @@ def bootstrap_address(instance: ClusterInstanceAnswers, created: InstanceInfo) -
     """Where the created bootstrap answers SSH: the answers' address, else
     the IP Ganeti gave NIC 0 (its network's ``pool``)."""
     if instance.address is not None:
-        return instance.address.split("/", 1)[0]
+        return host_ip(instance.address)
     ip = created.nics[0].ip if created.nics else None
     if ip is None:
         raise ClusterPlanError(

@@ -125,15 +125,20 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     machine = session.probe(answers)
     _say(out, describe_machine(machine))
     prepared = session.prepare(answers)
-    _say(out, describe_plan(prepared.plan, prepared.facts))
-    _say(out, describe_fixups(prepared.fixups))
-    for edit in prepared.fixups.edits:
-        _say(out, edit.shown_diff())
+    _show_prepared(out, prepared)
     if prepared.refusal:
         return ending.refused(report, prepared.refusal)
     if options.dry_run:
         return ending.dry_run(report)
     return ending.migrated(report, session.execute(answers, prepared))
+
+
+def _show_prepared(out: TextIO | None, prepared: Prepared) -> None:
+    """The plan, the changes and each diff (secrets masked), before any write."""
+    _say(out, describe_plan(prepared.plan, prepared.facts))
+    _say(out, describe_fixups(prepared.fixups))
+    for edit in prepared.fixups.edits:
+        _say(out, edit.shown_diff())
 
 
 def _migrate_on_cluster(answers: Answers, session: Session, options: Options) -> ending.Ending:
@@ -156,14 +161,8 @@ def _migrate_on_cluster(answers: Answers, session: Session, options: Options) ->
         _say(out, "dry run: the cluster accepts the instance (Ganeti's own dry run); nothing was created\n")
         return ending.dry_run(report)
 
-    def planned(prepared: Prepared) -> None:
-        _say(out, describe_plan(prepared.plan, prepared.facts))
-        _say(out, describe_fixups(prepared.fixups))
-        for edit in prepared.fixups.edits:
-            _say(out, edit.shown_diff())
-
     try:
-        outcome = session.migrate_on_cluster(answers, ready, planned=planned)
+        outcome = session.migrate_on_cluster(answers, ready, planned=lambda p: _show_prepared(out, p))
     except Exception as e:  # stopped or failed: a new run goes on from the instance created
         return ending.cluster_raised(report, e, resume=session.resume_on_created)
     return ending.migrated(report, outcome)

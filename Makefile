@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_SCRIPTS := osdef/bootstrap_modules.py osdef/p2v-target/instance-facts
 SHELL_SCRIPTS := $(shell git ls-files -- 'scripts/*' '.ci/*' '*.sh' 'osdef/*' 'initrd/*' 'livecd/*' 'tests/e2e/*' 2>/dev/null | while read -r f; do head -c 64 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done)
 
-.PHONY: deps demo test lint typecheck shellcheck pytest bench livecd lab clean
+.PHONY: deps demo test lint typecheck shellcheck pytest bench bench-cutover livecd lab clean
 
 deps:
 	scripts/deps
@@ -44,6 +44,10 @@ lab: deps
 
 bench: deps
 	$(PY) bench/transfer
+
+# The outage of a warm migration against a cold one (README "Warm passes"); root.
+bench-cutover: deps
+	$(PY) bench/cutover.py
 
 clean:
 	rm -rf p2v-demo-report livecd-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

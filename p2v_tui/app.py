@@ -85,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
         help="take a person through the migration on screens (80x24, serial consoles too); "
         "with --answers-file: pre-filled from it; with --demo: on the built-in example",
     )
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="with --answers-file: a warm pass: copy the source while it still runs (source.running in "
+        "the answers) into the target; repeat it, then boot the live image for the cutover",
+    )
     p.add_argument("--yes", action="store_true", help="confirm erasing the target disks (as 'confirm: true')")
     p.add_argument("--dry-run", action="store_true", help="probe, connect and plan; write nothing")
     p.add_argument("--report", metavar="DIR", help="report directory (default: /var/log/p2v/p2v-report-TIME)")
@@ -147,6 +153,62 @@ def _real_parts() -> Parts:
             prove=lambda host, pins, within: prove_host_key(host, 22, pins, within=within),
         ),
     )
+
+
+def _running_parts(parts: Parts) -> Parts:
+    """``parts`` with the source a server that still runs: probed over SSH
+    from here, pulled from by the target (a warm pass)."""
+    from .engine.session import RunningParts
+    from .system.pull import PullTransfer
+    from .system.running_probe import RunningSources, probe_running, source_clock
+    from .system.ssh import SshTarget
+    from .system.target import AuthenticationFailed, Target
+
+    held: dict[str, SshTarget] = {}
+
+    def server(a: Answers) -> SshTarget:
+        if "source" not in held:
+            r = a.running
+            assert r is not None  # checked by the caller
+            try:
+                held["source"] = SshTarget.connect(
+                    r.host, r.port, r.user, r.identity, r.host_key, timeout=r.connect_timeout
+                )
+            except AuthenticationFailed:
+                raise AuthenticationFailed(
+                    f"{r.user}@{r.host} refused the key {r.identity}: is its public key in the running "
+                    "server's authorized_keys (README, Warm passes)?"
+                ) from None
+        return held["source"]
+
+    def probe(a: Answers) -> Machine:
+        return probe_running(server(a))
+
+    def sources(m: Machine) -> RunningSources:
+        # closed with the session's source access; the clock and the copy use it until then
+        return RunningSources(m, held.get("source"))
+
+    def transfer(target: Target, a: Answers, tmp: Path) -> PullTransfer:
+        assert isinstance(target, SshTarget) and a.running is not None
+        r = a.running
+        src = server(a)
+        return PullTransfer(
+            target,
+            address=src.address,
+            port=r.port,
+            user=r.user,
+            copy_identity=r.copy_identity,
+            host_key_line=f"{src.host_key_type} {src.host_key_base64}",
+            bwlimit_kib=(a.bandwidth_limit or 0) // 1024,
+        )
+
+    def clock() -> int:
+        return source_clock(held["source"])
+
+    return dataclasses.replace(
+        parts, probe=probe, sources=sources, transfer=transfer, scan_host_key=None,
+        running=RunningParts(clock=clock),
+    )  # fmt: skip
 
 
 def _events_stream(spec: str | None) -> TextIO | None:
@@ -258,6 +320,17 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
     report = Path(args.report or answers.report or default_report_dir())
     report_dir.append(report)
     parts = _real_parts()
+    if args.warm:
+        if args.wizard or answers.interactive or not args.answers_file:
+            print("p2v: --warm runs headless from --answers-file", file=sys.stderr)
+            return EXIT_USAGE
+        if answers.running is None:
+            print(
+                f"{args.answers_file}: --warm needs source.running (the server while it runs)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        parts = _running_parts(parts)
     if args.wizard or answers.interactive:
         from .system.netlive import LiveNetwork
         from .system.runner import LocalRunner
@@ -271,6 +344,7 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
         events=events,
         console=console,
         verbose=args.verbose,
+        warm=args.warm,
     )
     return run(answers, parts, options)
 

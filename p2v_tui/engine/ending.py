@@ -9,6 +9,7 @@ with the same code. A run ends in one of these ways:
 how                     result.txt starts with                       exit
 ======================  ===========================================  ====
 migrated                ``migrated into NAME`` and the next steps    0
+warm pass done          ``warm pass into NAME done:`` and next steps 0
 dry run done            ``dry run: nothing was written``             0
 refused before a write  ``failed before any write:``                 1
 not confirmed           ``not confirmed: nothing was written``       3
@@ -135,6 +136,19 @@ def migrated(report: Report, outcome: Outcome) -> Ending:
     host = prepared.machine.os.hostname or "the source"
     console = f"{host} {message}.\n{outcome.next_steps}\nReport: {report.directory}"
     return _ending(report, True, message, console, next_steps=outcome.next_steps)
+
+
+def warm_done(report: Report, name: str, record_line: str) -> Ending:
+    """A warm pass ran to its end; the source still runs, the target holds the copy."""
+    message = f"warm pass into {name} done: {record_line}"
+    steps = (
+        "Next:\n"
+        "  the same command again: another warm pass sends what changed since this one\n"
+        "  for the cutover: stop the services, boot the source from the live image and run\n"
+        "  p2v --answers-file THE_SAME_ANSWERS --yes (without --warm): the final pass, fixups, boot"
+    )
+    report.write_result(f"{message}\n{steps}\n")
+    return _ending(report, True, message, f"{message}\n{steps}\nReport: {report.directory}", next_steps=steps)
 
 
 def dry_run(report: Report) -> Ending:

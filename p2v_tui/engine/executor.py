@@ -99,6 +99,9 @@ class Migration:
     plan: Plan
     fixups: FixupSet
     after: str = "none"
+    warm: bool = False
+    """A warm pass: prepare (or resume) and copy, then unmount; the swap
+    files, fixups, bootloader and ``after`` are the cutover's."""
 
 
 @dataclass
@@ -145,13 +148,14 @@ class Executor:
                 "Mounting and copying, filesystem by filesystem",
                 lambda: self._copy(plan, mounted, resume=resumed is not None),
             )
-            self._step("swapfiles", "Creating swap files", lambda: self._swapfiles(plan))
-            self._step("fixups", "Adapting the configuration", lambda: self._apply_edits(fixups))
-            self._step(
-                "bootloader",
-                "Regenerating the initramfs and installing the bootloader",
-                lambda: self._chroot_commands(plan, fixups, chroot_mounted),
-            )
+            if not migration.warm:
+                self._step("swapfiles", "Creating swap files", lambda: self._swapfiles(plan))
+                self._step("fixups", "Adapting the configuration", lambda: self._apply_edits(fixups))
+                self._step(
+                    "bootloader",
+                    "Regenerating the initramfs and installing the bootloader",
+                    lambda: self._chroot_commands(plan, fixups, chroot_mounted),
+                )
             failed = False
         finally:
             try:

@@ -24,6 +24,7 @@ from ..model.answers import Answers
 from ..model.describe import describe_cluster, describe_fixups, describe_machine, describe_plan
 from ..model.events import Event, Finished, event_to_json
 from ..model.validate import printable
+from ..model.warm import describe_record
 from ..system.report import Report
 from . import ending
 from .prepare import Prepared
@@ -41,6 +42,8 @@ class Options:
     events: TextIO | None = None
     console: TextIO | None = None
     verbose: bool = False
+    warm: bool = False
+    """A warm pass from the running source (``source.running``)."""
 
 
 @contextlib.contextmanager
@@ -121,6 +124,8 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
         return ending.not_confirmed(report)
     if answers.cluster is not None:
         return _migrate_on_cluster(answers, session, options)
+    if options.warm:
+        return _warm_pass(answers, session, options)
     session.connect(answers)
     machine = session.probe(answers)
     _say(out, describe_machine(machine))
@@ -131,6 +136,25 @@ def _migrate(answers: Answers, session: Session, options: Options) -> ending.End
     if options.dry_run:
         return ending.dry_run(report)
     return ending.migrated(report, session.execute(answers, prepared))
+
+
+def _warm_pass(answers: Answers, session: Session, options: Options) -> ending.Ending:
+    """A warm pass: the same connection, probe (of the running source) and
+    plan as a migration, then the copy alone; the source keeps running."""
+    out = options.console
+    connected = session.connect(answers)
+    if connected.warm is not None:
+        _say(out, describe_record(connected.warm) + "\n")
+    machine = session.probe(answers)
+    _say(out, describe_machine(machine))
+    prepared = session.prepare(answers)
+    _say(out, describe_plan(prepared.plan, prepared.facts))
+    if options.dry_run:
+        return ending.dry_run(session.report)
+    session.warm_pass(answers, prepared)
+    record = session.connected.warm if session.connected is not None else None
+    line = describe_record(record) if record is not None else "no record"
+    return ending.warm_done(session.report, prepared.facts.name, line)
 
 
 def _show_prepared(out: TextIO | None, prepared: Prepared) -> None:

@@ -22,15 +22,32 @@ from pathlib import Path
 from ..model.answers import Answers, TargetAnswers
 from ..model.cluster_plan import planned_facts, proof_address
 from ..model.describe import describe_fixups, describe_plan
-from ..model.events import Event, Log
+from ..model.events import Event, Log, Progress
 from ..model.fixups import plan_fixups
 from ..model.hostkey import pin_text, source_host_pins
+from ..model.layout_edit import requests_from_plan
 from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.target import InstanceFacts, TargetDisk
+from ..model.warm import (
+    WARM_RECORD,
+    WarmPass,
+    WarmRecord,
+    WarmRecordError,
+    WarmState,
+    describe_record,
+    new_record,
+    other_source,
+    parse_record,
+    record_text,
+    refit_refusal,
+    warm_layout,
+    warm_summary,
+    with_pass,
+)
 from ..system.answers_io import dump_answers
 from ..system.host import boot_id
-from ..system.measure import measure_exclusions, space_hint
+from ..system.measure import final_pass_estimate, measure_exclusions, space_hint
 from ..system.report import Report
 from ..system.sources import SourceAccess
 from ..system.target import AuthenticationFailed, HostKeyMismatch, Target, TargetError
@@ -75,6 +92,15 @@ class Parts:
     """Shown first, e.g. that the target is simulated."""
     cluster: ClusterParts | None = None
     """What a run with a ``cluster:`` section talks to; None: such runs are refused."""
+    running: RunningParts | None = None
+    """For a warm pass: the source is a server that still runs, reached
+    over SSH (probe, sources and transfer above are its)."""
+
+
+@dataclass(frozen=True)
+class RunningParts:
+    clock: Callable[[], int]
+    """The running source's clock, seconds since the epoch."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +109,8 @@ class Connected:
     facts: InstanceFacts
     disks: tuple[TargetDisk, ...]
     """The instance's disks with the sizes the target reports."""
+    warm: WarmRecord | None = None
+    """The record of a warm copy on the target, if there is one."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +147,26 @@ def next_steps(after: str, name: str, boot: str) -> str:
 class PlanRefused(Exception):
     """The data does not fit (or the layout is impossible); nothing was
     written. The message says how much is missing and what could be excluded."""
+
+
+def read_warm(target: Target, emit: Callable[[Event], None]) -> WarmRecord | None:
+    """The warm copy's record on the target; None when there is none (or
+    one p2v cannot read: said, and then not used)."""
+    raw = target.read_file(WARM_RECORD, limit=256 * 1024)
+    if raw is None:
+        return None
+    try:
+        record = parse_record(raw)
+    except WarmRecordError as e:
+        emit(Log("warning", f"{e}; it is not used"))
+        return None
+    emit(Log("info", describe_record(record)))
+    return record
+
+
+def write_warm(target: Target, record: WarmRecord) -> None:
+    target.run(["mkdir", "-p", WARM_RECORD.rsplit("/", 1)[0]])
+    target.write_file(WARM_RECORD, record_text(record).encode(), mode=0o600)
 
 
 def _both(first: Callable[[Event], None], second: Callable[[Event], None]) -> Callable[[Event], None]:
@@ -162,6 +210,7 @@ class Session:
         self._probed: _Probed | None = None
         self._measured: dict[str, int] = {}
         self._resume: str | None = None
+        self._warm: WarmState | None = None
 
     @property
     def connected(self) -> Connected | None:
@@ -177,6 +226,12 @@ class Session:
     def prepared(self) -> Prepared | None:
         """The last plan made (a plan that does not fit is not kept)."""
         return self._prepared
+
+    @property
+    def warm(self) -> WarmState | None:
+        """The warm copy the last plan was made for, with the final pass's
+        expected size; None when the target holds none."""
+        return self._warm
 
     def write_answers(self, answers: Answers, note: str | None = None) -> None:
         """answers.yaml: the choices the run goes with (``note``: said in the
@@ -205,7 +260,8 @@ class Session:
         self.report.write_json("facts.json", facts)
         sizes = ", ".join(f"{d.path} {d.size} bytes" for d in disks)
         self.emit(Log("info", f"instance {facts.name}: {sizes}"))
-        return Connected(target, facts, disks)
+        warm = read_warm(target, self.emit)
+        return Connected(target, facts, disks, warm)
 
     def keep_connected(self, connected: Connected) -> Connected:
         """The connection the steps use from now on; the one before is closed."""
@@ -245,6 +301,10 @@ class Session:
         """Bytes each exclusion pattern leaves out of the copy (each measured
         once: the wizard plans again after every change)."""
         probed = self._need_probed()
+        if self.parts.running is not None:
+            # a running source's files are not here to measure: the plan
+            # counts what is excluded as used (more room, never less)
+            return {}
         new = [e for e in excludes if e not in self._measured]
         if new:
             self._measured.update(measure_exclusions(probed.machine, probed.access, new))
@@ -263,20 +323,51 @@ class Session:
         connected = self._need_connected()
         machine = self.read_source(answers)
         sizes = self.exclusion_sizes(answers.layout.exclude)
+        layout = answers.layout
+        warm = connected.warm
+        if warm is not None:
+            why = other_source(warm, machine)
+            if why:
+                raise PlanRefused(
+                    f"{why}: the target holds a warm copy of another source ({describe_record(warm)}). "
+                    f"Nothing was written. Remove {WARM_RECORD} on the target to prepare it from scratch."
+                )
+            layout = warm_layout(layout, warm)
         try:
             prepared = make_plan(
                 machine,
                 connected.facts,
                 disks=connected.disks,
-                layout=answers.layout,
+                layout=layout,
                 fixup_choices=answers.fixups,
                 exclude_sizes=sizes,
             )
         except LayoutError as e:
-            hint = space_hint(machine, self._need_probed().access, e) if e.missing else ""
+            if warm is not None:
+                raise PlanRefused(refit_refusal(warm, str(e))) from None
+            self._warm = None
+            local = self.parts.running is None
+            hint = space_hint(machine, self._need_probed().access, e) if e.missing and local else ""
             raise PlanRefused(f"{e}\n{hint}".strip()) from None
+        self._warm = None if warm is None else self._warm_state(warm)
         self.write_plan(prepared)
         return prepared
+
+    def _warm_state(self, record: WarmRecord) -> WarmState:
+        """The record, with what changed on the source since its last pass
+        (measured once per record, where the source's files are here)."""
+        last = record.last
+        if self._warm is not None and self._warm.record == record:
+            return self._warm
+        if last is None or self.parts.running is not None:
+            return WarmState(record)
+        files, size = final_pass_estimate(
+            self._need_probed().machine, self._need_probed().access, last.source_clock
+        )
+        state = WarmState(record, files, size)
+        for line in warm_summary(state)[1:]:  # the first was said when connecting
+            self.emit(Log("info", line))
+        return state
 
     def keep_prepared(self, prepared: Prepared) -> Prepared:
         """The plan the person confirms and the migration runs, and the
@@ -329,6 +420,65 @@ class Session:
         self.report.write_diffs(final.fixups)
         steps = next_steps(done.after, final.facts.name, final.plan.boot)
         return Outcome(final, done.after, steps)
+
+    # -- a warm pass: the source still runs -------------------------------------
+
+    def warm_pass(
+        self, answers: Answers, prepared: Prepared, *, also: Callable[[Event], None] | None = None
+    ) -> WarmPass:
+        """Prepare the target as the plan says (or resume it) and copy the
+        running source into it, then unmount; the record on the target says
+        what was copied and when. Nothing else is changed on the target and
+        nothing at all on the source."""
+        running = self.parts.running
+        if running is None:
+            raise RuntimeError("a warm pass needs the running source's parts")
+        connected = self._need_connected()
+        record = connected.warm
+        if record is None:
+            requests = requests_from_plan(prepared.plan, prepared.machine)
+            record = new_record(prepared.machine, prepared.plan, requests)
+            # written first: a pass stopped after mkfs is resumed with this layout
+            write_warm(connected.target, record)
+        emit = self.emit if also is None else _both(self.emit, also)
+        progress: list[int] = [0]
+
+        def counted(event: Event) -> None:
+            if isinstance(event, Progress) and event.total:
+                progress[0] = max(progress[0], event.done)
+            emit(event)
+
+        source_clock = running.clock()
+        started = time.time()
+        probed = self._need_probed()
+        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
+            transfer = self.parts.transfer(connected.target, answers, Path(tmp))
+            try:
+                executor = Executor(
+                    target=connected.target,
+                    source=probed.access,
+                    transfer=transfer,
+                    emit=counted,
+                    replan_fixups=lambda plan: prepared.fixups,
+                    cancel=self.cancel,
+                )
+                executor.run(Migration(probed.machine, prepared.plan, prepared.fixups, "none", warm=True))
+            finally:
+                closing = getattr(transfer, "close", None)
+                if callable(closing):
+                    closing()
+        done = WarmPass(
+            started=int(started),
+            source_clock=source_clock,
+            seconds=round(time.time() - started, 1),
+            bytes=progress[0],
+            filesystems=tuple(j.mountpoint or j.source_path for j in prepared.plan.copies),
+        )
+        record = with_pass(record, done)
+        write_warm(connected.target, record)
+        self.keep_connected(dataclasses.replace(connected, warm=record))
+        self.report.write_text("warm.json", record_text(record))
+        return done
 
     # -- a cluster run: the instance p2v creates --------------------------------
 

@@ -49,6 +49,20 @@ class TargetAnswers:
 
 
 @dataclass(frozen=True)
+class RunningAnswers:
+    """The source server while it still runs (warm passes): the probe
+    logs in with ``identity`` from here, the target pulls with ``copy_identity``."""
+
+    host: str
+    identity: str
+    host_key: str
+    copy_identity: str
+    port: int = 22
+    user: str = "root"
+    connect_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
 class Answers:
     target: TargetAnswers
     layout: LayoutChoices = field(default_factory=LayoutChoices)
@@ -64,6 +78,8 @@ class Answers:
     """Open the wizard pre-filled with these answers instead of running headless."""
     cluster: ClusterAnswers | None = None
     """p2v creates the bootstrap instance through RAPI (model/answers_cluster)."""
+    running: RunningAnswers | None = None
+    """The source while it runs, for warm passes (``source.running``)."""
 
 
 def _key(key: Any) -> str:
@@ -234,6 +250,19 @@ def answers_from_doc(doc: Mapping[str, Any]) -> Answers:
         report=doc.get("report"),
         bandwidth_limit=parse_size(doc["bandwidth_limit"]) if "bandwidth_limit" in doc else None,
         cluster=cluster_from_doc(doc["cluster"]) if "cluster" in doc else None,
+        running=_running(doc["source"]["running"]) if "running" in doc.get("source", {}) else None,
+    )
+
+
+def _running(r: Mapping[str, Any]) -> RunningAnswers:
+    return RunningAnswers(
+        host=r["host"],
+        identity=r["identity"],
+        host_key=r["host_key"],
+        copy_identity=r["copy_identity"],
+        port=r.get("port", 22),
+        user=r.get("user", "root"),
+        connect_timeout=float(r.get("connect_timeout", 20.0)),
     )
 
 
@@ -258,6 +287,19 @@ def answers_to_doc(a: Answers) -> dict[str, Any]:
         doc["cluster"] = cluster_to_doc(a.cluster)
     if a.source_disks is not None:
         doc["source"] = {"disks": list(a.source_disks)}
+    if a.running is not None:
+        run = a.running
+        running: dict[str, Any] = {
+            "host": run.host,
+            "port": run.port,
+            "user": run.user,
+            "identity": run.identity,
+            "host_key": run.host_key,
+            "copy_identity": run.copy_identity,
+        }
+        if run.connect_timeout != 20.0:
+            running["connect_timeout"] = run.connect_timeout
+        doc.setdefault("source", {})["running"] = running
     lc = a.layout
     layout: dict[str, Any] = {"table": lc.table, "headroom": f"{lc.headroom * 100:g}%"}
     if lc.drop:

@@ -100,29 +100,30 @@ def _size(
     return n, None
 
 
-def _target(t: Mapping[str, Any]) -> Iterator[str]:
+def _target(t: Mapping[str, Any], where: str = "target") -> Iterator[str]:
+    """An SSH destination: the target, or the running source (``where``)."""
     host = t.get("host")
     if isinstance(host, str):
         try:
-            parse_ip(host, "target.host")
+            parse_ip(host, f"{where}.host")
         except ValueError:
             problem = hostname_problem(host)
             if problem:
-                yield f"target.host: neither an IP address nor a host name ({problem})"
+                yield f"{where}.host: neither an IP address nor a host name ({problem})"
     user = t.get("user")
     if isinstance(user, str) and not _USER.match(user):
-        yield f"target.user: {user!r} is not a user name (lower-case letters, digits, '_' and '-')"
+        yield f"{where}.user: {user!r} is not a user name (lower-case letters, digits, '_' and '-')"
     pin = t.get("host_key")
     if isinstance(pin, str):
         try:
             parse_pin(pin)
         except HostKeyPinError as e:
-            yield f"target.host_key: {e}"
+            yield f"{where}.host_key: {e}"
     timeout = t.get("connect_timeout")
     if isinstance(timeout, float) and not math.isfinite(timeout):
-        yield f"target.connect_timeout: expected a number of seconds, got {timeout}"
+        yield f"{where}.connect_timeout: expected a number of seconds, got {timeout}"
     elif isinstance(timeout, int | float) and timeout > MAX_CONNECT_TIMEOUT:
-        yield f"target.connect_timeout: {timeout} s is more than {MAX_CONNECT_TIMEOUT:.0f} s"
+        yield f"{where}.connect_timeout: {timeout} s is more than {MAX_CONNECT_TIMEOUT:.0f} s"
 
 
 def _network(net: Mapping[str, Any]) -> Iterator[str]:
@@ -375,6 +376,10 @@ def semantic_errors(doc: Mapping[str, Any]) -> list[str]:
         errors += _cluster(doc["cluster"])
         errors += _cluster_reach(doc)
     errors += _target(doc.get("target", {}))
+    if "running" in doc.get("source", {}):
+        errors += _target(doc["source"]["running"], "source.running")
+        if doc.get("cluster") is not None:
+            errors.append("source.running: a warm pass goes into an instance that exists; not with cluster")
     errors += _network(doc.get("network", {}))
     errors += _layout(doc)
     name = doc.get("hostname")

@@ -30,6 +30,7 @@ from .plan import TARGET_ROOT, CopyJob, Plan
 from .rapi_requests import InstanceSpec, NicSpec
 from .target import InstanceFacts
 from .units import MiB, format_size
+from .warm import WarmState, warm_summary
 
 # -- the source machine ---------------------------------------------------------
 
@@ -216,11 +217,18 @@ def _copy_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def confirm_summary(plan: Plan, fixups: FixupSet, after: After, name: str) -> list[tuple[SummaryKind, str]]:
+def confirm_summary(
+    plan: Plan, fixups: FixupSet, after: After, name: str, warm: WarmState | None = None
+) -> list[tuple[SummaryKind, str]]:
     """(kind, line) of what a run erases, copies and does then, asked
     before anything is written; ``name``: the instance whose disks are
-    erased."""
-    out: list[tuple[SummaryKind, str]] = [("erased", f"ERASED on instance {name}:")]
+    erased; ``warm``: the warm copy on it, which the run completes."""
+    out: list[tuple[SummaryKind, str]] = []
+    if warm is not None:
+        out.append(("heading", f"A warm copy is on {name}:"))
+        out += [("item", f"  {line}") for line in warm_summary(warm)]
+        out.append(("item", "  (the disks are prepared again only if the target no longer holds this plan)"))
+    out.append(("erased", f"ERASED on instance {name}:"))
     for dp in plan.disks:
         out.append(
             (

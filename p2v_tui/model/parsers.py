@@ -50,6 +50,10 @@ def partition_type_id(part_entry_type: str) -> str:
 # --- ext2/3/4 ---------------------------------------------------------------
 
 
+TRANSIENT_EXT_FEATURES = frozenset({"needs_recovery", "orphan_present"})
+"""ext feature flags that describe a state, not a creation choice."""
+
+
 @dataclass(frozen=True)
 class ExtInfo:
     features: tuple[str, ...]
@@ -63,6 +67,11 @@ class ExtInfo:
     @property
     def size(self) -> int:
         return self.block_size * self.block_count
+
+    @property
+    def creation_features(self) -> tuple[str, ...]:
+        """The features to create a copy with (not those that describe a state)."""
+        return tuple(f for f in self.features if f not in TRANSIENT_EXT_FEATURES)
 
     @property
     def cleanly_unmounted(self) -> bool:

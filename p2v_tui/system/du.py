@@ -15,9 +15,9 @@ from collections.abc import Iterator
 log = logging.getLogger(__name__)
 
 
-def _walk(root: str) -> Iterator[tuple[str, int, bool]]:
-    """Yield ``(path relative to root, allocated bytes, is a directory)`` for
-    every entry under ``root`` (root itself as ``""``), one filesystem only."""
+def _entries(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield ``(path relative to root, its lstat)`` for every entry under
+    ``root`` (root itself as ``""``), one filesystem only, each inode once."""
     try:
         top = os.lstat(root)
     except OSError as exc:
@@ -25,7 +25,7 @@ def _walk(root: str) -> Iterator[tuple[str, int, bool]]:
         return
     device = top.st_dev
     seen: set[int] = set()
-    yield "", top.st_blocks * 512, stat.S_ISDIR(top.st_mode)
+    yield "", top
     if not stat.S_ISDIR(top.st_mode):
         return
     stack = [""]
@@ -49,10 +49,27 @@ def _walk(root: str) -> Iterator[tuple[str, int, bool]]:
                     continue
                 seen.add(st.st_ino)
             child = os.path.join(rel, entry.name) if rel else entry.name
-            is_dir = stat.S_ISDIR(st.st_mode)
-            yield child, st.st_blocks * 512, is_dir
-            if is_dir:
+            yield child, st
+            if stat.S_ISDIR(st.st_mode):
                 stack.append(child)
+
+
+def _walk(root: str) -> Iterator[tuple[str, int, bool]]:
+    """``(path relative to root, allocated bytes, is a directory)`` of :func:`_entries`."""
+    for rel, st in _entries(root):
+        yield rel, st.st_blocks * 512, stat.S_ISDIR(st.st_mode)
+
+
+def changed_since(root: str, epoch: int) -> tuple[int, int]:
+    """(files, bytes) under ``root`` whose inode changed at or after
+    ``epoch`` (ctime: written, created, renamed or given new attributes):
+    what another rsync pass sends again."""
+    files = size = 0
+    for _rel, st in _entries(root):
+        if st.st_ctime >= epoch and not stat.S_ISDIR(st.st_mode):
+            files += 1
+            size += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return files, size
 
 
 def tree_size(path: str) -> int:

@@ -12,7 +12,8 @@ from ..model.layout_copy import locate
 from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.units import format_size
-from .du import largest_dirs, tree_size
+from .du import changed_since, largest_dirs, tree_size
+from .runner import CommandError
 from .sources import SourceAccess
 
 log = logging.getLogger(__name__)
@@ -58,3 +59,21 @@ def space_hint(machine: Machine, sources: SourceAccess, error: LayoutError, top:
         "or give the instance a bigger disk."
     )
     return "\n".join(lines)
+
+
+def final_pass_estimate(machine: Machine, sources: SourceAccess, since: int) -> tuple[int, int]:
+    """(files, bytes) changed on the source's filesystems since ``since``
+    (the last warm pass's start, by the source's clock): about what the
+    cutover's final pass sends."""
+    files = size = 0
+    for fs in machine.filesystems:
+        if fs.mountpoint is None or fs.fstype in ("swap", "crypto_LUKS") or fs.used is None:
+            continue
+        try:
+            top = sources.directory(fs.device)
+        except (CommandError, OSError, KeyError) as e:  # said by the plan, not here
+            log.debug("not measuring %s: %s", fs.device, e)
+            continue
+        n, b = changed_since(top, since)
+        files, size = files + n, size + b
+    return files, size

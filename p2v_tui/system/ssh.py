@@ -287,6 +287,59 @@ class SshTarget:
             # that write fail with EBADF, which ends the whole connection.
             chan.status_event.wait(POLL_INTERVAL)
 
+    @_connection
+    def stream(
+        self,
+        argv: Sequence[str],
+        on_output: Callable[[bytes], object],
+        cancel: threading.Event,
+    ) -> tuple[int, str]:
+        """Run a long command (a copy), handing its output to ``on_output``
+        as it comes; (exit status, the end of its error output). When
+        ``cancel`` is set the command is ended on the target (SIGTERM) and
+        its status returned; a link lost meanwhile raises TargetLost."""
+        # the command's first line is its PID, to end it on cancel
+        command = "echo $$; exec " + shlex.join([*REMOTE_ENV, *argv])
+        log.debug("target$ %s", shlex.join(argv))
+        chan = self._link.open_channel()
+        err = bytearray()
+        pending = bytearray()
+        pid = ""
+        stopped = False
+        try:
+            chan.exec_command(command)
+            chan.shutdown_write()
+            while True:
+                if cancel.is_set() and pid and not stopped:
+                    self.run(["kill", "-TERM", pid], check=False, timeout=30)
+                    stopped = True
+                if chan.recv_ready():
+                    data = chan.recv(65536)
+                    if not pid:
+                        pending += data
+                        line, sep, rest = bytes(pending).partition(b"\n")
+                        if not sep:
+                            continue
+                        if not line.strip().isdigit():
+                            raise MalformedAnswer(f"{shlex.join(argv)}: the target did not say its PID")
+                        pid, data = line.strip().decode(), rest
+                    if data:
+                        on_output(data)
+                    continue
+                if chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                    del err[: max(0, len(err) - 65536)]  # only the end is kept
+                    continue
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    if chan.exit_status < 0:
+                        self._link.ensure()
+                    return chan.exit_status, err.decode(errors="replace")
+                chan.status_event.wait(POLL_INTERVAL * 10)
+                if not chan.status_event.is_set():
+                    self._link.ensure()
+        finally:
+            chan.close()
+
     def check_link(self) -> None:
         """Raise TargetLost unless the target answers within LINK_TIMEOUT;
         once lost, every later call raises the same TargetLost at once."""

@@ -235,6 +235,31 @@ def scan_files(directory: str) -> Scan:
     return classify(proc.stdout)
 
 
+class RsyncOutput:
+    """rsync's ``--info=progress2,name1`` output, as it arrives, turned
+    into progress calls; :meth:`done` gives the bytes it handled."""
+
+    def __init__(self, on_progress: ProgressCallback) -> None:
+        self._on_progress = on_progress
+        self._parser = ProgressParser()
+        self._current = ""
+        self.bytes = 0
+
+    def feed(self, data: bytes) -> None:
+        for rec in self._parser.feed(data.decode(errors="replace")):
+            if isinstance(rec, RsyncName):
+                self._current = rec.name
+            elif isinstance(rec, RsyncProgress):
+                self.bytes = rec.bytes
+                self._on_progress(rec.bytes, rec.percent, self._current)
+
+    def done(self) -> int:
+        for rec in self._parser.flush():
+            if isinstance(rec, RsyncProgress):
+                self.bytes = rec.bytes
+        return self.bytes
+
+
 def _run_rsync(
     argv: list[str], where: str, on_progress: ProgressCallback, cancel: threading.Event
 ) -> JobResult:
@@ -249,24 +274,10 @@ def _run_rsync(
         start_new_session=True,  # Ctrl-C reaches p2v only, which stops rsync itself
     )
     assert proc.stdout is not None and proc.stderr is not None
-    parser = ProgressParser()
-    last_bytes = 0
-    current = ""
+    progress = RsyncOutput(on_progress)
     stderr = bytearray()
-
-    def output(data: bytes) -> None:
-        nonlocal last_bytes, current
-        for rec in parser.feed(data.decode(errors="replace")):
-            if isinstance(rec, RsyncName):
-                current = rec.name
-            elif isinstance(rec, RsyncProgress):
-                last_bytes = rec.bytes
-                on_progress(rec.bytes, rec.percent, current)
-
-    _watch({proc.stdout: output, proc.stderr: stderr.extend}, [proc], cancel, where)
-    for rec in parser.flush():
-        if isinstance(rec, RsyncProgress):
-            last_bytes = rec.bytes
+    _watch({proc.stdout: progress.feed, proc.stderr: stderr.extend}, [proc], cancel, where)
+    last_bytes = progress.done()
     code = proc.wait()
     if cancel.is_set():
         raise Cancelled(f"copy of {where} cancelled")

@@ -41,6 +41,7 @@ from ..model.machine import Machine
 from ..model.netconfig import NetworkState, StaticConfig
 from ..model.plan import LayoutChoices
 from ..model.validate import printable
+from ..model.warm import WarmState
 from ..system.answers_io import answers_schema
 from ..system.keyfile import store_pasted_key
 from ..system.target import TargetError
@@ -123,6 +124,11 @@ class Controller:
     @property
     def prepared(self) -> Prepared | None:
         return self.session.prepared
+
+    @property
+    def warm(self) -> WarmState | None:
+        """The warm copy on the target the plan completes, if any."""
+        return self.session.warm
 
     @property
     def on_cluster(self) -> bool:

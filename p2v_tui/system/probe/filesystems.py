@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 EXT_TYPES = ("ext2", "ext3", "ext4")
 
-#: ext feature flags that describe a state, not a creation choice.
-_TRANSIENT_EXT_FEATURES = frozenset({"needs_recovery", "orphan_present"})
-
 NOTE_JOURNAL = (
     "not cleanly unmounted: the journal will not be replayed (the source is never written); "
     "data in it is not copied"
@@ -111,8 +108,7 @@ def _ext(runner: CommandRunner, device: str) -> tuple[tuple[str, ...], int, list
     notes = []
     if not info.cleanly_unmounted:
         notes.append(NOTE_JOURNAL if "has_journal" in info.features else NOTE_UNCHECKED)
-    features = tuple(f for f in info.features if f not in _TRANSIENT_EXT_FEATURES)
-    return features, info.size, notes
+    return info.creation_features, info.size, notes
 
 
 def _btrfs(runner: CommandRunner, device: str, top: str) -> tuple[tuple[Subvolume, ...], int, list[str]]:

@@ -57,7 +57,11 @@ class ConfirmScreen:
             summary = cluster_confirm_summary(prepared.plan, prepared.fixups, ready.cluster, ready.spec)
         else:
             summary = confirm_summary(
-                prepared.plan, prepared.fixups, self.controller.answers.after, self._name(prepared)
+                prepared.plan,
+                prepared.fixups,
+                self.controller.answers.after,
+                self._name(prepared),
+                self.controller.warm,
             )
         rows: list[Any] = [indented(ATTR[kind], line) for kind, line in summary]
         self._walker[:] = rows

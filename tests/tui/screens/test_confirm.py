@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from p2v_tui.model.layout_edit import requests_from_plan
+from p2v_tui.model.units import GiB
+from p2v_tui.model.warm import WarmPass, WarmState, new_record, with_pass
 from p2v_tui.tui.screens.confirm import ConfirmScreen
 from p2v_tui.tui.widgets.theme import ASCII_GLYPHS, UTF8_GLYPHS, Glyphs
 
@@ -45,6 +48,21 @@ def test_the_summary_names_what_is_erased_and_what_is_copied(ctl: Any) -> None:
     assert "/dev/sda5 -> /dev/vda3 ext4 at /home, 14.7 MiB used" in text
     assert "the instance keeps running the bootstrap OS" in text  # the demo's after: none
     save_screen("confirm", lines)
+
+
+def test_a_warm_copy_on_the_target_is_shown_with_the_final_pass(ctl: Any) -> None:
+    prepared = ctl.prepared
+    requests = requests_from_plan(prepared.plan, prepared.machine)
+    record = new_record(prepared.machine, prepared.plan, requests)
+    done = WarmPass(
+        started=1796686390, source_clock=1796686388, seconds=812.0, bytes=300 * GiB, filesystems=("/",)
+    )
+    ctl.warm = WarmState(with_pass(record, done), files=1234, bytes=2 * GiB)
+    text = " ".join(" ".join(render(make(ctl)[0].frame)).split())  # lines wrapped at 80 columns
+    assert "A warm copy is on web01.example.org:" in text
+    assert "1 pass, the last started 2026-12-07 23:33 UTC (300 GiB in 812 s)" in text
+    assert "The final pass sends about 2.00 GiB (1234 files changed since" in text
+    assert "ERASED on instance web01.example.org:" in text
 
 
 def test_continue_needs_the_instance_name_typed(ctl: Any) -> None:

@@ -75,6 +75,7 @@ def mock_controller(real: Controller) -> Any:
     m.on_cluster = real.on_cluster
     m.cluster_ready = real.cluster_ready
     m.instance_name = real.instance_name
+    m.warm = real.warm
 
     def setter(name: str) -> Callable[[Any], None]:
         def set_(value: Any) -> None:

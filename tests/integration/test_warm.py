@@ -17,13 +17,16 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from p2v_tui.model.units import GiB, MiB
 from tests.integration.debian import debian_rootfs, untar_argv
@@ -45,6 +48,7 @@ from tests.integration.harness import (
 )
 from tests.lab.disks import DiskSpec, PartSpec, loop_disk, mounted, require
 from tests.lab.running_server import RunningServer, running_server
+from tests.lab.sshd import pids_in_mount_ns
 from tests.lab.tree import TreeInfo
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -216,3 +220,48 @@ def test_warm_pass_needs_the_running_section(tmp_path: Path) -> None:
         [P2V, "--answers-file", str(answers), "--warm", "--yes"], capture_output=True, text=True
     )
     assert proc.returncode == 1 and "--warm needs source.running" in proc.stderr
+
+
+def copying(events: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Wait until the run's copy step started."""
+    deadline = time.monotonic() + timeout
+    while not (events.exists() and '"step": "copy"' in events.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the copy did not start"
+        time.sleep(0.5)
+
+
+def test_a_cancelled_warm_pass_ends_the_targets_rsync_removes_the_key_and_resumes(tmp_path: Path) -> None:
+    require("rsync", "sshd", "mkfs.xfs", "rrsync")
+    with (
+        server_disk(tmp_path, 1536 * MiB) as source,
+        migration_target(tmp_path, 2 * GiB) as target,
+        running_server(target.ns, tmp_path / "server", server_mounts(source)) as server,
+    ):
+        doc = answers(target, server, source)
+        doc["bandwidth_limit"] = "16M"  # slow enough to be stopped in the middle
+        (tmp_path / "w1").mkdir()
+        answers_file = tmp_path / "w1" / "answers.yaml"
+        answers_file.write_text(yaml.safe_dump(doc))
+        report = tmp_path / "w1" / "report"
+        argv = [P2V, "--answers-file", str(answers_file), "--report", str(report), "--warm", "--yes"]
+        client = target.ns.client_argv(argv)
+        proc = subprocess.Popen(client, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            copying(report / "events.jsonl", proc)
+            time.sleep(3)
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: ip netns exec became p2v
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 4, out
+        assert "STOPPED" in out and "Traceback" not in out
+        ns_id = os.readlink(f"/proc/{target.host.pid}/ns/mnt")
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids_in_mount_ns(ns_id)}
+        assert "rsync" not in names, names
+        left = target.host.run(["ls", "-A", "/run/p2v-target"]).stdout.split()
+        assert "warm-ssh" not in left and "warm.json" in left
+        again = warm(target, server, source, tmp_path / "w2")
+        assert again.returncode == 0, again.output
+        assert "already done by an earlier run" in again.output

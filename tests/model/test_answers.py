@@ -7,7 +7,15 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from p2v_tui.model.answers import Answers, TargetAnswers, answers_from_doc, answers_to_doc, validation_errors
+from p2v_tui.model.answers import (
+    Answers,
+    RunningAnswers,
+    TargetAnswers,
+    answers_from_doc,
+    answers_to_doc,
+    validation_errors,
+)
+from p2v_tui.model.answers_checks import semantic_errors
 from p2v_tui.model.edits import FixupChoices, StaticAddress
 from p2v_tui.model.plan import LayoutChoices, LayoutRequest, SwapPolicy
 from p2v_tui.model.units import GiB, MiB
@@ -191,6 +199,18 @@ def answers(draw: st.DrawFn) -> Answers:
         after=draw(st.sampled_from(["poweroff", "reboot", "none"])),
         confirm=draw(st.booleans()),
         bandwidth_limit=draw(st.none() | sizes),
+        running=draw(
+            st.none()
+            | st.builds(
+                RunningAnswers,
+                st.sampled_from(["192.0.2.10", "oldbox.example.org"]),
+                st.just("/root/probe"),
+                st.just(FP),
+                st.just("/root/copy"),
+                st.integers(1, 65535),
+                st.sampled_from(["root", "backup"]),
+            )
+        ),
     )
 
 
@@ -230,3 +250,31 @@ def test_interactive_answers_prefill_what_they_give() -> None:
     assert a.interactive and a.target == TargetAnswers(host="h", identity="", host_key="", port=2222)
     assert a.fixups.hostname == "w"
     assert "interactive" not in answers_to_doc(a)
+
+
+RUNNING = {"host": "192.0.2.10", "identity": "/root/probe", "host_key": FP, "copy_identity": "/root/copy"}
+
+
+@pytest.mark.parametrize(
+    ("running", "said"),
+    [
+        ({**RUNNING, "host": "bad host!"}, "source.running.host: neither an IP address nor a host name"),
+        ({**RUNNING, "user": "Root;rm"}, "source.running.user:"),
+        ({**RUNNING, "host_key": "SHA256:" + "A" * 42 + "=="}, "source.running.host_key:"),
+        (
+            {k: v for k, v in RUNNING.items() if k != "copy_identity"},
+            "source.running.copy_identity: required",
+        ),
+        ({**RUNNING, "extra": 1}, "source.running.extra: unknown key"),
+    ],
+)
+def test_the_running_source_is_checked_like_the_target(running: dict[str, Any], said: str) -> None:
+    d = doc(source={"running": running})
+    found = errors(d) or semantic_errors(d)
+    assert any(said in line for line in found), found
+
+
+def test_a_warm_pass_is_not_for_an_instance_p2v_creates() -> None:
+    d = doc(source={"running": RUNNING})
+    d["cluster"] = {}
+    assert any("source.running: a warm pass" in line for line in semantic_errors(d))

@@ -299,6 +299,9 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
     if not (args.answers_file or args.demo or args.wizard):
         parser().print_help()
         return EXIT_USAGE
+    if args.warm and (args.wizard or args.demo or not args.answers_file):
+        print("p2v: --warm runs headless from --answers-file (not with --wizard or --demo)", file=sys.stderr)
+        return EXIT_USAGE
     from .engine.headless import Options, run
 
     events = _events_stream(args.events)
@@ -321,8 +324,8 @@ def _main(args: argparse.Namespace, handler: logging.Handler, report_dir: list[P
     report_dir.append(report)
     parts = _real_parts()
     if args.warm:
-        if args.wizard or answers.interactive or not args.answers_file:
-            print("p2v: --warm runs headless from --answers-file", file=sys.stderr)
+        if answers.interactive:
+            print(f"{args.answers_file}: --warm runs headless: not with 'interactive: true'", file=sys.stderr)
             return EXIT_USAGE
         if answers.running is None:
             print(

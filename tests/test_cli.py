@@ -31,8 +31,15 @@ def test_help_answers_the_questions() -> None:
         "--events",
         "exit codes",
         "p2v-target",
+        "--warm",
     ):
         assert text in out.stdout, text
+
+
+@pytest.mark.parametrize("args", [("--warm", "--wizard"), ("--warm", "--demo")])
+def test_a_warm_pass_is_headless_only(args: tuple[str, ...]) -> None:
+    out = p2v(*args)
+    assert out.returncode == 2 and "--warm runs headless" in out.stderr
 
 
 def test_no_arguments_shows_usage() -> None:

@@ -30,6 +30,7 @@ from ..model.machine import Machine
 from ..model.plan import LayoutError
 from ..model.target import InstanceFacts, TargetDisk
 from ..model.warm import (
+    RECORD_LIMIT,
     WARM_RECORD,
     WarmPass,
     WarmRecord,
@@ -50,7 +51,7 @@ from ..system.host import boot_id
 from ..system.measure import final_pass_estimate, measure_exclusions, space_hint
 from ..system.report import Report
 from ..system.sources import SourceAccess
-from ..system.target import AuthenticationFailed, HostKeyMismatch, Target, TargetError
+from ..system.target import AuthenticationFailed, HostKeyMismatch, Target, TargetError, TargetFileTooLarge
 from ..system.transfer import Transfer
 from .cluster import (
     BOOTSTRAP_SSH_TIMEOUT,
@@ -152,7 +153,11 @@ class PlanRefused(Exception):
 def read_warm(target: Target, emit: Callable[[Event], None]) -> WarmRecord | None:
     """The warm copy's record on the target; None when there is none (or
     one p2v cannot read: said, and then not used)."""
-    raw = target.read_file(WARM_RECORD, limit=256 * 1024)
+    try:
+        raw = target.read_file(WARM_RECORD, limit=RECORD_LIMIT)
+    except TargetFileTooLarge as e:
+        emit(Log("warning", f"{e}; it is not used"))
+        return None
     if raw is None:
         return None
     try:

@@ -57,6 +57,8 @@ POLL_INTERVAL = 0.02
 COMMAND_TIMEOUT = 600.0
 """Seconds a target command may take unless its caller allows more (mkfs,
 the chroot's commands): a command that hangs on a live link ends too."""
+STOP_GRACE = 20.0
+"""Seconds a streamed command has to end after SIGTERM before SIGKILL."""
 
 
 MAX_KEY_BYTES = 64 * 1024
@@ -305,21 +307,27 @@ class SshTarget:
         err = bytearray()
         pending = bytearray()
         pid = ""
-        stopped = False
+        stopped = 0.0  # when SIGTERM was sent
+        killed = False
         try:
             chan.exec_command(command)
             chan.shutdown_write()
             while True:
                 if cancel.is_set() and pid and not stopped:
                     self.run(["kill", "-TERM", pid], check=False, timeout=30)
-                    stopped = True
+                    stopped = time.monotonic()
+                elif stopped and not killed and time.monotonic() - stopped > STOP_GRACE:
+                    self.run(["kill", "-KILL", pid], check=False, timeout=30)
+                    killed = True
                 if chan.recv_ready():
                     data = chan.recv(65536)
                     if not pid:
                         pending += data
                         line, sep, rest = bytes(pending).partition(b"\n")
-                        if not sep:
+                        if not sep and len(pending) < 32:
                             continue
+                        if not sep:
+                            raise MalformedAnswer(f"{shlex.join(argv)}: the target did not say its PID")
                         if not line.strip().isdigit():
                             raise MalformedAnswer(f"{shlex.join(argv)}: the target did not say its PID")
                         pid, data = line.strip().decode(), rest

@@ -73,7 +73,7 @@ ENGINE_COMMANDS = (
     " && tar --version && find --version && chroot --version && mount --version && umount --version"
     " && stat --version && touch --version && fallocate --version && udevadm --version"
     " && lvm version && mdadm --version && grub-install --version && parted --version"
-    " && command -v chattr"
+    " && command -v chattr && ssh -V"
 )
 REPARTITION = (
     "set -e; printf 'label: dos\\nstart=1MiB, size=300MiB\\nstart=, type=83\\n' | sfdisk --quiet /dev/vda"

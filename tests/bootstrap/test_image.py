@@ -43,6 +43,7 @@ TOOLS = [
     ["grub-install", "--version"],
     ["grub-mkimage", "--version"],
     ["rsync", "--version"],
+    ["ssh", "-V"],  # a warm pass: the target's rsync pulls from the running server
     ["tar", "--version"],
     ["zstd", "--version"],
     ["find", "--version"],

@@ -145,6 +145,9 @@ def test_warm_passes_then_cutover_resume_and_match_the_source(tmp_path: Path) ->
     with server_disk(tmp_path, 1536 * MiB) as source, migration_target(tmp_path, 2 * GiB) as target:
         with running_server(target.ns, tmp_path / "server", server_mounts(source)) as server:
             before = manifest(server.root, ("/etc", "/srv", "/usr/bin", "/var/lib"))
+            dry = warm(target, server, source, tmp_path / "dry", "--dry-run")
+            assert dry.returncode == 0 and "dry run: nothing was written" in dry.output, dry.output
+            assert "start=" not in sfdisk_dump(target.device)  # the target disk is still empty
             first = warm(target, server, source, tmp_path / "w1")
             assert first.returncode == 0, first.output
             assert "warm pass into" in first.output

@@ -43,8 +43,9 @@ from ..model.commands import (
     mount_argv,
     swapfile_script,
 )
-from ..model.edits import FixupSet
+from ..model.edits import FixupSet, ImagesHold
 from ..model.events import EventSink, FileChanged, Log, Progress, StepFinished, StepStarted
+from ..model.fixups.initramfs import kept_because
 from ..model.machine import Machine
 from ..model.parsers import MountEntry
 from ..model.partitioning import sfdisk_script
@@ -84,6 +85,8 @@ resets the old connection), else after 70-80 s of silence (ClientAlive*
 in the bootstrap OS)."""
 BUSY_POLL = 2.0
 """Seconds between two tries to unmount them."""
+BUILTIN_LIMIT = 4 * 1024 * 1024
+"""Bytes read at most of a kernel's modules.builtin."""
 PARTX_AGAIN = 3.0
 """Seconds after which partition nodes still missing make ``partx
 --update`` run again."""
@@ -129,7 +132,7 @@ class Executor:
         chroot_mounted: list[str] = []
         failed = True
         try:
-            self._step("preflight", "Checking the target", lambda: self._preflight(plan))
+            self._step("preflight", "Checking the target", lambda: self._preflight(plan, warm=migration.warm))
             resumed = self._resumable(plan)
             if resumed is None:
                 self._step("partition", "Partitioning the target disks", lambda: self._partition(plan))
@@ -224,7 +227,7 @@ class Executor:
 
     # -- steps ----------------------------------------------------------------
 
-    def _preflight(self, plan: Plan) -> None:
+    def _preflight(self, plan: Plan, *, warm: bool = False) -> None:
         tools = {"sfdisk", "partx", "mount", "umount", "rsync", "blkid", "blockdev"}
         for part in plan.partitions:
             if part.fstype and part.fstype != "swap":
@@ -235,6 +238,8 @@ class Executor:
                 tools.add("btrfs")
         if plan.swapfiles:
             tools |= {"mkswap", "fallocate"}
+        if warm:
+            tools.add("ssh")  # the target's rsync pulls from the running server
         missing = self.target.missing_tools(sorted(tools))
         if missing:
             raise ExecutionError(f"the target lacks {', '.join(missing)}: is it the p2v-target bootstrap OS?")
@@ -502,6 +507,11 @@ class Executor:
 
     def _run_chroot_commands(self, fixups: FixupSet) -> None:
         for cmd in fixups.commands:
+            if cmd.unless is not None:
+                why = self._images_kept(cmd.unless, fixups)
+                if why is not None:
+                    self._log(f"{shlex.join(cmd.argv)} is left out: {why}")
+                    continue
             self._log(f"in the migrated system: {shlex.join(cmd.argv)}  ({cmd.reason})")
             result = self.target.run(chroot_argv(cmd.argv), timeout=3600, check=False)
             if result.returncode != 0:
@@ -511,6 +521,22 @@ class Executor:
                 )
             for line in (result.stdout + result.stderr).strip().splitlines()[-20:]:
                 log.debug("chroot: %s", line)
+
+    def _images_kept(self, hold: ImagesHold, fixups: FixupSet) -> str | None:
+        """Why the migrated system's initramfs images need no rebuild
+        (listed inside it with its own lsinitramfs), or None."""
+        listings: dict[str, str | None] = {}
+        builtins: dict[str, str] = {}
+        for version, image in hold.images:
+            listed = self.target.run(chroot_argv(["lsinitramfs", image]), timeout=900, check=False)
+            listings[image] = listed.stdout if listed.returncode == 0 else None
+            if listed.returncode != 0:
+                log.debug("lsinitramfs %s: %s", image, _last_line(listed.stderr))
+            raw = self.target.read_file(
+                f"{TARGET_ROOT}/lib/modules/{version}/modules.builtin", limit=BUILTIN_LIMIT
+            )
+            builtins[version] = (raw or b"").decode(errors="replace")
+        return kept_because(hold, listings, builtins, [e.path for e in fixups.edits])
 
     def _unmount(self, paths: list[str]) -> None:
         failures = []

@@ -179,7 +179,12 @@ def describe_fixups(fixups: FixupSet) -> str:
     for edit in fixups.edits:
         lines.append(f"  [{edit.fixup}] {edit.path}: {edit.reason}")
     for cmd in fixups.commands:
-        lines.append(f"  [{cmd.fixup}] run {shlex.join(cmd.argv)}: {cmd.reason}")
+        unless = (
+            " (left out if the images already hold those drivers: checked after the copy)"
+            if cmd.unless
+            else ""
+        )
+        lines.append(f"  [{cmd.fixup}] run {shlex.join(cmd.argv)}: {cmd.reason}{unless}")
     lines.extend(f"  note: {note}" for note in fixups.notes)
     return "\n".join(lines) + "\n"
 

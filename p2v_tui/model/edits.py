@@ -86,6 +86,16 @@ def _lines(text: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ImagesHold:
+    """Initramfs images and the kernel modules each must already hold for
+    a rebuild to be left out (see :func:`p2v_tui.model.fixups.initramfs.kept_because`)."""
+
+    images: tuple[tuple[str, str], ...]
+    """(kernel version, image path in the migrated system)"""
+    modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ChrootCommand:
     """A command run inside the migrated system on the target (chroot)."""
 
@@ -93,6 +103,9 @@ class ChrootCommand:
     fixup: str
     reason: str
     optional: bool = False
+    unless: ImagesHold | None = None
+    """Not run when these images already hold these modules (checked on
+    the target after the copy)."""
 
 
 @dataclass(frozen=True)

@@ -303,10 +303,37 @@ def test_swap_files_fixups_and_bootloader_are_made_in_the_migrated_system(
     assert (tmp_path / "target/target/etc/fstab").read_text() == fstab.new != fstab.old
     chroot = [c[7:] for c in run.target.commands if c[:3] == ("chroot", "/target", "/usr/bin/env")]
     assert chroot == [
+        ("lsinitramfs", "/boot/initrd.img-3.2.0-4-amd64"),  # lists nothing here: rebuilt
         ("update-initramfs", "-u", "-k", "all"),
         ("grub-install", "--target=i386-pc", "--recheck", "/dev/vda"),
         ("update-grub",),
     ]
+
+
+def _generic_image(target: LyingTarget, args: tuple[str, ...]) -> tuple[int, str, str] | None:
+    if args[:2] == ("chroot", "/target") and "lsinitramfs" in args:
+        modules = (
+            "drivers/virtio/virtio_pci",
+            "drivers/block/virtio_blk",
+            "drivers/scsi/virtio_scsi",
+            "fs/ext4/ext4",
+        )
+        return 0, "".join(f"usr/lib/modules/3.2.0-4-amd64/kernel/{m}.ko\n" for m in modules), ""
+    return None
+
+
+def test_an_image_that_holds_the_drivers_is_not_rebuilt_and_the_log_says_why(
+    tmp_path: Path, prepared: Prepared
+) -> None:
+    run = make_run(tmp_path, prepared, _generic_image)
+    run.execute()
+    chroot = [c[7:] for c in run.target.commands if c[:3] == ("chroot", "/target", "/usr/bin/env")]
+    assert ("update-initramfs", "-u", "-k", "all") not in chroot and ("update-grub",) in chroot
+    said = [e.message for e in run.events if isinstance(e, Log)]
+    assert any(
+        "update-initramfs -u -k all is left out: the initramfs of 3.2.0-4-amd64 already holds" in m
+        for m in said
+    ), said
 
 
 def test_everything_mounted_is_unmounted_the_last_first(tmp_path: Path, prepared: Prepared) -> None:

@@ -60,10 +60,45 @@ iface eth0 inet static
 """
 
 
+HOST_ONLY = "MODULES=list\n"
+"""An initramfs with the physical server's drivers only (what MODULES=dep
+builds on a real machine; dep itself would look at this test machine's
+virtio disk)."""
+HOST_MODULES = "ahci\nsd_mod\next4\n"
+
+
+def _host_only_initramfs(root: Path) -> None:
+    (root / "etc/initramfs-tools/conf.d/host-only").write_text(HOST_ONLY)
+    (root / "etc/initramfs-tools/modules").write_text(HOST_MODULES)
+    mounts = [
+        (["--bind", "/dev"], "dev"),
+        (["-t", "proc", "proc"], "proc"),
+        (["-t", "sysfs", "sysfs"], "sys"),
+    ]
+    done = []
+    try:
+        for how, where in mounts:
+            subprocess.run(["mount", *how, str(root / where)], check=True)
+            done.append(root / where)
+        subprocess.run(["chroot", str(root), "update-initramfs", "-u", "-k", "all"], check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
+    finally:
+        for path in reversed(done):
+            subprocess.run(["umount", str(path)], check=False)
+
+
+def initramfs_listing(root: Path) -> str:
+    """The newest initramfs of the system at ``root``, listed by its own lsinitramfs."""
+    initrd = sorted((root / "boot").glob("initrd.img-*"))[-1]
+    return subprocess.run(["chroot", str(root), "lsinitramfs", f"/boot/{initrd.name}"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
 @contextlib.contextmanager
-def debian_source(work: Path) -> Iterator[Source]:
+def debian_source(work: Path, *, host_only: bool = False) -> Iterator[Source]:
     """An old server's disk: msdos, / and swap by kernel names, a MAC-bound
-    eth0 - holding a real Debian 12 with kernel, GRUB and initramfs-tools."""
+    eth0 - holding a real Debian 12 with kernel, GRUB and initramfs-tools;
+    ``host_only``: its initramfs without the instance's drivers."""
     tarball = debian_rootfs()
     spec = DiskSpec(
         2 * GiB,
@@ -83,6 +118,9 @@ def debian_source(work: Path) -> Iterator[Source]:
             (root / "boot/grub").mkdir(parents=True, exist_ok=True)
             # what update-grub wrote on the old machine (its disk was sda)
             (root / "boot/grub/grub.cfg").write_text("linux /boot/vmlinuz root=/dev/sda1 ro quiet\n")
+            if host_only:
+                _host_only_initramfs(root)
+            assert ("virtio_blk.ko" in initramfs_listing(root)) != host_only
         tree = TreeInfo(roots={}, regular_files=0, regular_bytes=0, items={}, hardlink_groups=(),
                         exclusion_candidates={}, small_files_dir="", swapfile=None, swap_uuid=None,
                         kernel_version="")  # fmt: skip
@@ -117,13 +155,27 @@ def boot_to_login(image: Path, work: Path, timeout: float = 300.0) -> str:
     return log.read_text(errors="replace") if log.exists() else text
 
 
-def test_own_kernel_boot_installs_grub_and_virtio_initramfs_and_boots(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "host_only", [False, True], ids=["generic-initramfs-kept", "host-only-initramfs-rebuilt"]
+)
+def test_own_kernel_boot_installs_grub_and_virtio_initramfs_and_boots(
+    tmp_path: Path, host_only: bool
+) -> None:
+    """Debian's own (MODULES=most) initramfs already has the instance's
+    drivers: it is kept, byte for byte, and boots; a host-only one is
+    rebuilt with them and boots."""
     require("rsync", "sshd", "chroot")
-    with debian_source(tmp_path) as source, migration_target(tmp_path, int(1.5 * GiB)) as target:
+    with (
+        debian_source(tmp_path, host_only=host_only) as source,
+        migration_target(tmp_path, int(1.5 * GiB)) as target,
+    ):
         source_hash = image_hash(source.image)
         run = run_p2v(target, target.answers(source, boot="own"), tmp_path)
         assert run.returncode == 0, run.output
-        assert "grub-install --target=i386-pc" in run.output and "update-initramfs" in run.output
+        assert "grub-install --target=i386-pc" in run.output
+        rebuilt = "in the migrated system: update-initramfs -u -k all" in run.output
+        left_out = "update-initramfs -u -k all is left out: the initramfs of" in run.output
+        assert (rebuilt, left_out) == (host_only, not host_only), run.output
 
         plan = run.plan()
         root = next(p for d in plan["disks"] for p in d["partitions"] if p["mountpoint"] == "/")
@@ -137,11 +189,11 @@ def test_own_kernel_boot_installs_grub_and_virtio_initramfs_and_boots(tmp_path: 
             )
             assert "console=ttyS0,115200n8" in grub_cfg
             assert "/dev/loop" not in grub_cfg
-            initrd = sorted((dst["/"] / "boot").glob("initrd.img-*"))[-1]
-            # the migrated system's own lsinitramfs reads its initramfs
-            listing = subprocess.run(["chroot", str(dst["/"]), "lsinitramfs", f"/boot/{initrd.name}"],
-                                     capture_output=True, text=True).stdout  # fmt: skip
-            assert "virtio_blk.ko" in listing and "virtio_pci.ko" in listing
+            listing = initramfs_listing(dst["/"])
+            assert "virtio_blk.ko" in listing and "virtio_pci.ko" in listing and "ext4.ko" in listing
+            initrd = sorted((dst["/"] / "boot").glob("initrd.img-*"))[-1].name
+            kept = (dst["/"] / "boot" / initrd).read_bytes() == (src["/"] / "boot" / initrd).read_bytes()
+            assert kept != host_only
             rules = (dst["/"] / "etc/udev/rules.d/70-persistent-net.rules").read_text()
             active = [line for line in rules.splitlines() if line and not line.startswith("#")]
             assert [INSTANCE_MAC in line for line in active] == [True], active

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from ..edits import ChrootCommand, EditKind, FileEdit, FixupSet
+from ..edits import ChrootCommand, EditKind, FileEdit, FixupSet, ImagesHold
 from ..machine import ConfigSnapshot
 
 
@@ -91,9 +91,11 @@ class Workspace:
         self._links[path] = target
         self._record(path, "symlink", scope, reason, 0o777)
 
-    def command(self, scope: Scope, argv: tuple[str, ...], reason: str) -> None:
+    def command(
+        self, scope: Scope, argv: tuple[str, ...], reason: str, unless: ImagesHold | None = None
+    ) -> None:
         self._commands.append(
-            ChrootCommand(argv=argv, fixup=scope.fixup, reason=reason, optional=scope.optional)
+            ChrootCommand(argv=argv, fixup=scope.fixup, reason=reason, optional=scope.optional, unless=unless)
         )
         self.active.add(scope.fixup)
 
@@ -153,8 +155,8 @@ class Scope:
     def symlink(self, path: str, target: str, reason: str) -> None:
         self.workspace.set_link(self, path, target, reason)
 
-    def command(self, argv: list[str], reason: str) -> None:
-        self.workspace.command(self, tuple(argv), reason)
+    def command(self, argv: list[str], reason: str, unless: ImagesHold | None = None) -> None:
+        self.workspace.command(self, tuple(argv), reason, unless)
 
     def note(self, text: str) -> None:
         self.workspace.note(text)

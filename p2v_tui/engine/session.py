@@ -22,12 +22,13 @@ from pathlib import Path
 from ..model.answers import Answers, TargetAnswers
 from ..model.cluster_plan import planned_facts, proof_address
 from ..model.describe import describe_fixups, describe_plan
+from ..model.edits import FixupSet
 from ..model.events import Event, Log, Progress
 from ..model.fixups import plan_fixups
 from ..model.hostkey import pin_text, source_host_pins
 from ..model.layout_edit import requests_from_plan
 from ..model.machine import Machine
-from ..model.plan import LayoutError
+from ..model.plan import LayoutError, Plan
 from ..model.target import InstanceFacts, TargetDisk
 from ..model.warm import (
     RECORD_LIMIT,
@@ -155,14 +156,10 @@ def read_warm(target: Target, emit: Callable[[Event], None]) -> WarmRecord | Non
     one p2v cannot read: said, and then not used)."""
     try:
         raw = target.read_file(WARM_RECORD, limit=RECORD_LIMIT)
-    except TargetFileTooLarge as e:
-        emit(Log("warning", f"{e}; it is not used"))
-        return None
-    if raw is None:
-        return None
-    try:
+        if raw is None:
+            return None
         record = parse_record(raw)
-    except WarmRecordError as e:
+    except (TargetFileTooLarge, WarmRecordError) as e:
         emit(Log("warning", f"{e}; it is not used"))
         return None
     emit(Log("info", describe_record(record)))
@@ -366,9 +363,8 @@ class Session:
             return self._warm
         if last is None or self.parts.running is not None:
             return WarmState(record)
-        files, size = final_pass_estimate(
-            self._need_probed().machine, self._need_probed().access, last.source_clock
-        )
+        probed = self._need_probed()
+        files, size = final_pass_estimate(probed.machine, probed.access, last.source_clock)
         state = WarmState(record, files, size)
         for line in warm_summary(state)[1:]:  # the first was said when connecting
             self.emit(Log("info", line))
@@ -395,22 +391,16 @@ class Session:
         to :attr:`emit` and, when given, to ``also`` (the wizard's screen)."""
         if prepared.refusal:
             raise PlanRefused(prepared.refusal)
-        emit = self.emit if also is None else _both(self.emit, also)
         connected = self._need_connected()
-        probed = self._need_probed()
-        machine = probed.machine
+        machine = self._need_probed().machine
         facts = connected.facts
-        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
-            transfer = self.parts.transfer(connected.target, answers, Path(tmp))
-            executor = Executor(
-                target=connected.target,
-                source=probed.access,
-                transfer=transfer,
-                emit=emit,
-                replan_fixups=lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
-                cancel=self.cancel,
-            )
-            done = executor.run(Migration(machine, prepared.plan, prepared.fixups, answers.after))
+        migration = Migration(machine, prepared.plan, prepared.fixups, answers.after)
+        done = self._run_executor(
+            answers,
+            migration,
+            self.emit if also is None else _both(self.emit, also),
+            lambda plan: plan_fixups(machine, plan, facts, prepared.fixup_choices),
+        )
         final = Prepared(
             machine,
             connected.facts,
@@ -425,6 +415,31 @@ class Session:
         self.report.write_diffs(final.fixups)
         steps = next_steps(done.after, final.facts.name, final.plan.boot)
         return Outcome(final, done.after, steps)
+
+    def _run_executor(
+        self,
+        answers: Answers,
+        migration: Migration,
+        emit: Callable[[Event], None],
+        replan_fixups: Callable[[Plan], FixupSet],
+    ) -> Migration:
+        """The one executor over the connected target, the probed source and
+        a transfer made for this run (closed after it, also on failure)."""
+        connected = self._need_connected()
+        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
+            transfer = self.parts.transfer(connected.target, answers, Path(tmp))
+            try:
+                executor = Executor(
+                    target=connected.target,
+                    source=self._need_probed().access,
+                    transfer=transfer,
+                    emit=emit,
+                    replan_fixups=replan_fixups,
+                    cancel=self.cancel,
+                )
+                return executor.run(migration)
+            finally:
+                transfer.close()
 
     # -- a warm pass: the source still runs -------------------------------------
 
@@ -455,23 +470,8 @@ class Session:
 
         source_clock = running.clock()
         started = time.time()
-        probed = self._need_probed()
-        with tempfile.TemporaryDirectory(prefix="p2v-ssh-") as tmp:
-            transfer = self.parts.transfer(connected.target, answers, Path(tmp))
-            try:
-                executor = Executor(
-                    target=connected.target,
-                    source=probed.access,
-                    transfer=transfer,
-                    emit=counted,
-                    replan_fixups=lambda plan: prepared.fixups,
-                    cancel=self.cancel,
-                )
-                executor.run(Migration(probed.machine, prepared.plan, prepared.fixups, "none", warm=True))
-            finally:
-                closing = getattr(transfer, "close", None)
-                if callable(closing):
-                    closing()
+        migration = Migration(self._need_probed().machine, prepared.plan, prepared.fixups, "none", warm=True)
+        self._run_executor(answers, migration, counted, lambda plan: prepared.fixups)
         done = WarmPass(
             started=int(started),
             source_clock=source_clock,

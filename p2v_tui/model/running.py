@@ -18,6 +18,7 @@ anything else without a device are listed and left out.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -140,12 +141,10 @@ def parse_blocks(text: str) -> Blocks:
         elif kind == "dm" and len(f) == 3 and f[1] in devices:
             if not _MAPPER.fullmatch(f[2]):
                 raise RunningSourceError(f"{where}: not a device-mapper name")
-            dev = devices[f[1]]
-            devices[f[1]] = BlockDevice(dev.name, dev.sectors, dev.removable, f[2], dev.slaves)
+            devices[f[1]] = dataclasses.replace(devices[f[1]], mapper=f[2])
         elif kind == "slave" and len(f) == 3 and f[1] in devices:
             dev = devices[f[1]]
-            slaves = (*dev.slaves, _name(f[2], where))
-            devices[f[1]] = BlockDevice(dev.name, dev.sectors, dev.removable, dev.mapper, slaves)
+            devices[f[1]] = dataclasses.replace(dev, slaves=(*dev.slaves, _name(f[2], where)))
         elif kind == "part" and len(f) == 6 and f[2] in devices:
             name = _name(f[1], where)
             parts[name] = BlockPartition(name, f[2], _int(f[3], where), _int(f[4], where), _int(f[5], where))
@@ -208,7 +207,7 @@ def links_to_resolve(mounts_text: str) -> list[str]:
             for m in parse_proc_mounts(mounts_text)
             if m.fstype in COPIED_TYPES
             and m.source.startswith("/dev/")
-            and not re.fullmatch(r"/dev/(mapper/)?[^/]+", m.source.replace("/dev/root", "/dev/r/oot"))
+            and (m.source == "/dev/root" or not re.fullmatch(r"/dev/(mapper/)?[^/]+", m.source))
         }
     )
 

@@ -70,6 +70,11 @@ class Transfer(Protocol):
         (an earlier run); only what is missing or different is sent."""
         ...
 
+    def close(self) -> None:
+        """After the last job, also after a failure: remove what the
+        transfer put on the target for the copy."""
+        ...
+
 
 class RsyncTransfer:
     """Copies jobs with rsync (and tar for large files), to a remote target
@@ -89,6 +94,9 @@ class RsyncTransfer:
         self.bwlimit_kib = bwlimit_kib
         self.login = login
         self.local_root = local_root.rstrip("/")
+
+    def close(self) -> None:
+        pass  # its ssh master ends by itself (ControlPersist)
 
     def destination(self, job: CopyJob) -> str:
         if self.remote_shell is not None:

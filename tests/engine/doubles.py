@@ -135,6 +135,9 @@ class QuietTransfer:
         self.during = during
         self.copied: list[Copied] = []
 
+    def close(self) -> None:
+        pass
+
     def copy(
         self,
         job: CopyJob,

@@ -129,6 +129,9 @@ class CuttingTransfer:
         self.inner = inner
         self.link = link
 
+    def close(self) -> None:
+        self.inner.close()
+
     def copy(
         self,
         job: CopyJob,

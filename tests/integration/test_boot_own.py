@@ -34,7 +34,7 @@ from tests.integration.harness import (
 from tests.lab.disks import DiskSpec, PartSpec, loop_disk, mounted, require
 from tests.lab.netns import stop_popen
 from tests.lab.qemu import tcg_argv
-from tests.lab.tree import TreeInfo
+from tests.lab.tree import unpopulated
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -121,9 +121,7 @@ def debian_source(work: Path, *, host_only: bool = False) -> Iterator[Source]:
             if host_only:
                 _host_only_initramfs(root)
             assert ("virtio_blk.ko" in initramfs_listing(root)) != host_only
-        tree = TreeInfo(roots={}, regular_files=0, regular_bytes=0, items={}, hardlink_groups=(),
-                        exclusion_candidates={}, small_files_dir="", swapfile=None, swap_uuid=None,
-                        kernel_version="")  # fmt: skip
+        tree = unpopulated()
         yield Source(disk, tree, [SourceFs("/", "/", "ext4", device=disk.partitions[0])],
                      swap_device=disk.partitions[1])  # fmt: skip
 

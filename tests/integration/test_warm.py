@@ -49,7 +49,7 @@ from tests.integration.harness import (
 from tests.lab.disks import DiskSpec, PartSpec, loop_disk, mounted, require
 from tests.lab.running_server import RunningServer, running_server
 from tests.lab.sshd import pids_in_mount_ns
-from tests.lab.tree import TreeInfo
+from tests.lab.tree import unpopulated
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -82,9 +82,7 @@ def server_disk(work: Path, root_size: int) -> Iterator[Source]:
             for i in range(200):
                 (data / f"record-{i:03}.txt").write_text(f"record {i}\n" * 50)
             (data / "big.bin").write_bytes(os.urandom(24 * MiB))
-        tree = TreeInfo(roots={}, regular_files=0, regular_bytes=0, items={}, hardlink_groups=(),
-                        exclusion_candidates={}, small_files_dir="", swapfile=None, swap_uuid=None,
-                        kernel_version="")  # fmt: skip
+        tree = unpopulated()
         yield Source(
             disk,
             tree,

@@ -107,6 +107,14 @@ class TreeInfo:
         return self.items.get(kind, ())
 
 
+def unpopulated() -> TreeInfo:
+    """The TreeInfo of a source whose tree populate_tree did not make (a
+    real Debian system unpacked): nothing special is recorded in it."""
+    return TreeInfo(roots={}, regular_files=0, regular_bytes=0, items={}, hardlink_groups=(),
+                    exclusion_candidates={}, small_files_dir="", swapfile=None, swap_uuid=None,
+                    kernel_version="")  # fmt: skip
+
+
 def populate_tree(root: Path | Mapping[str, Path], spec: TreeSpec = TreeSpec()) -> TreeInfo:
     """Write the system; ``root`` is one directory or ``{mountpoint: directory}`` with ``/``."""
     if os.geteuid() != 0:
